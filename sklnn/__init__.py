@@ -1,0 +1,14 @@
+"""sklnn: PyTorch neural networks behind the scikit-learn estimator API.
+
+Layout: ``sklnn.modules`` holds pure-PyTorch networks; ``sklnn.engine`` the
+training loop, batching, devices and threads; ``sklnn.callbacks`` the
+callbacks; ``sklnn.validation`` input checks; ``sklnn.estimators`` the
+scikit-learn estimators built on them.
+"""
+
+from sklnn import callbacks, datasets
+from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
+
+__version__ = "0.1.0"
+
+__all__ = ["MLPClassifierGPU", "MLPRegressorGPU", "callbacks", "datasets", "__version__"]

@@ -1,0 +1,270 @@
+"""Callbacks: small objects whose hooks the training loop calls by name.
+
+A hook receives the running :class:`~sklnn.engine.Trainer` (its ``module``,
+``optimizer`` and ``state``). ``on_epoch_end`` gets the epoch's record (the
+dict that goes to ``history_``) and stops training by returning True or by
+setting ``trainer.stop_training = True``; callbacks never stop by raising.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+
+import torch
+
+__all__ = [
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "EpochLogger",
+    "LRScheduler",
+    "ProgressBar",
+]
+
+
+class Callback:
+    """Base class with do-nothing hooks; override the ones you need."""
+
+    def on_train_begin(self, trainer) -> None:
+        """Called before the first epoch of every fit."""
+
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        """Called before each epoch; ``epoch`` counts from 1 across warm starts."""
+
+    def on_batch_end(self, trainer, batch_index: int, loss: torch.Tensor) -> None:
+        """Called after each optimiser step; ``loss`` stays on the device (no sync)."""
+
+    def on_epoch_end(self, trainer, record: dict) -> bool | None:
+        """Called after each epoch with its history record; return True to stop."""
+
+    def on_train_end(self, trainer) -> None:
+        """Called once training has stopped, after the best weights are restored."""
+
+    def wants_batches(self) -> bool:
+        """Whether ``on_batch_end`` must be called (it costs a call per step)."""
+        return type(self).on_batch_end is not Callback.on_batch_end
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_")
+        )
+        return f"{type(self).__name__}({fields})"
+
+
+def _monitored(record: dict, monitor: str, owner: str) -> float:
+    if monitor not in record:
+        raise ValueError(f"{owner}: monitor={monitor!r} is not one of {sorted(record)}.")
+    value = record[monitor]
+    if value is None:
+        raise ValueError(
+            f"{owner} monitors {monitor!r} but this fit has no validation set; pass "
+            "validation_data=(X_val, y_val) to fit, set early_stopping=True, or monitor "
+            "'train_loss'."
+        )
+    return value
+
+
+def _lower_is_better(monitor: str) -> bool:
+    return "loss" in monitor
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default="valid_loss"
+        A key of the epoch record: "train_loss", "valid_loss" or "valid_score".
+        Names containing "loss" are minimised, others maximised.
+    patience : int, default=5
+        Epochs without improvement before stopping.
+    min_delta : float, default=0.0
+        Smallest change that counts as an improvement.
+    restore_best_weights : bool, default=True
+        Load the weights of the best epoch when training ends.
+    """
+
+    def __init__(self, monitor="valid_loss", patience=5, min_delta=0.0,
+                 restore_best_weights=True):
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = min_delta
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, trainer):
+        self.best_ = math.inf if _lower_is_better(self.monitor) else -math.inf
+        self.best_epoch_ = None
+        self.wait_ = 0
+        self.best_weights_ = None
+
+    def on_epoch_end(self, trainer, record):
+        value = _monitored(record, self.monitor, "EarlyStopping")
+        sign = 1.0 if _lower_is_better(self.monitor) else -1.0
+        if sign * (self.best_ - value) > self.min_delta:
+            self.best_, self.best_epoch_, self.wait_ = value, record["epoch"], 0
+            if self.restore_best_weights:
+                self.best_weights_ = {
+                    k: v.detach().clone() for k, v in trainer.module.state_dict().items()
+                }
+        else:
+            self.wait_ += 1
+        return self.wait_ >= self.patience
+
+    def on_train_end(self, trainer):
+        if self.restore_best_weights and self.best_weights_ is not None:
+            trainer.module.load_state_dict(self.best_weights_)
+
+
+class LRScheduler(Callback):
+    """Drive any ``torch.optim.lr_scheduler`` class from the training loop.
+
+    Parameters
+    ----------
+    scheduler : type or callable
+        Called as ``scheduler(optimizer, **kwargs)``, e.g.
+        ``torch.optim.lr_scheduler.StepLR``.
+    step_every : {"epoch", "batch"}, default="epoch"
+    monitor : str, default="valid_loss"
+        Passed to ``ReduceLROnPlateau.step``; ignored by other schedulers.
+    **kwargs
+        Arguments of the scheduler, e.g. ``step_size=10``.
+    """
+
+    def __init__(self, scheduler, step_every="epoch", monitor="valid_loss", **kwargs):
+        if step_every not in ("epoch", "batch"):
+            raise ValueError(f"step_every={step_every!r} must be 'epoch' or 'batch'.")
+        self.scheduler = scheduler
+        self.step_every = step_every
+        self.monitor = monitor
+        self.kwargs = kwargs
+
+    def wants_batches(self):
+        return self.step_every == "batch"
+
+    def on_train_begin(self, trainer):
+        if trainer.optimizer is None:
+            raise ValueError("LRScheduler needs a stochastic solver ('adam', 'adamw' or 'sgd').")
+        self.scheduler_ = self.scheduler(trainer.optimizer, **self.kwargs)
+
+    def on_batch_end(self, trainer, batch_index, loss):
+        self.scheduler_.step()
+
+    def on_epoch_end(self, trainer, record):
+        if self.step_every != "epoch":
+            return
+        if isinstance(self.scheduler_, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler_.step(_monitored(record, self.monitor, "LRScheduler"))
+        else:
+            self.scheduler_.step()
+
+
+def atomic_torch_save(obj, path) -> None:
+    """Write with ``torch.save`` to a temporary file, then rename over ``path``."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pt")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Checkpoint(Callback):
+    """Save the training state every ``every`` epochs and/or when ``monitor`` improves.
+
+    The file holds tensors and plain Python values only (module and optimiser
+    state, epoch, history), so ``torch.load(path, weights_only=True)`` reads it.
+    Writes are atomic: a crash mid-save leaves the previous file intact.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target file; a ``{epoch}`` field is filled in when present.
+    every : int or None, default=None
+        Save every this many epochs.
+    on_best : bool, default=True
+        Save when ``monitor`` improves.
+    monitor : str, default="valid_loss"
+        Falls back to "train_loss" when the fit has no validation set.
+    """
+
+    def __init__(self, path, every=None, on_best=True, monitor="valid_loss"):
+        self.path = path
+        self.every = every
+        self.on_best = on_best
+        self.monitor = monitor
+
+    def on_train_begin(self, trainer):
+        self.best_ = None
+        self.saved_epochs_ = []
+
+    def _improved(self, record) -> bool:
+        monitor = self.monitor if record.get(self.monitor) is not None else "train_loss"
+        value = record[monitor]
+        better = self.best_ is None or (
+            value < self.best_ if _lower_is_better(monitor) else value > self.best_
+        )
+        if better:
+            self.best_ = value
+        return better
+
+    def on_epoch_end(self, trainer, record):
+        epoch = record["epoch"]
+        due = bool(self.every) and epoch % self.every == 0
+        if (self.on_best and self._improved(record)) or due:
+            state = {
+                "module": trainer.module.state_dict(),
+                "optimizer": None if trainer.optimizer is None else trainer.optimizer.state_dict(),
+                "epoch": epoch,
+                "history": list(trainer.state.history),
+            }
+            atomic_torch_save(state, str(self.path).format(epoch=epoch))
+            self.saved_epochs_.append(epoch)
+
+
+class EpochLogger(Callback):
+    """Print one line per epoch: loss, validation loss and score, learning rate, time."""
+
+    def __init__(self, stream=None):
+        self.stream = stream
+
+    def on_epoch_end(self, trainer, record):
+        parts = [f"epoch {record['epoch']:4d}", f"train_loss {record['train_loss']:.6f}"]
+        if record["valid_loss"] is not None:
+            parts.append(f"valid_loss {record['valid_loss']:.6f}")
+            parts.append(f"valid_score {record['valid_score']:.4f}")
+        parts += [f"lr {record['lr']:.3g}", f"{record['duration']:.2f}s"]
+        print("  ".join(parts), file=self.stream or sys.stdout)
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over epochs when tqdm is installed, else one line per epoch."""
+
+    def on_train_begin(self, trainer):
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            self.bar_ = None
+        else:
+            self.bar_ = tqdm(total=trainer.max_epochs, unit="epoch", leave=False)
+
+    def on_epoch_end(self, trainer, record):
+        if self.bar_ is None:
+            print(f"epoch {record['epoch']}: loss {record['train_loss']:.4f}")
+        else:
+            self.bar_.set_postfix(loss=f"{record['train_loss']:.4f}")
+            self.bar_.update(1)
+
+    def on_train_end(self, trainer):
+        if self.bar_ is not None:
+            self.bar_.close()

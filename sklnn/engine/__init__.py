@@ -1,0 +1,6 @@
+"""The training engine shared by every estimator: devices, threads, batches, loop."""
+
+from sklnn.engine.devices import resolve_device
+from sklnn.engine.trainer import ProgressState, Trainer, TrainingStopped
+
+__all__ = ["ProgressState", "Trainer", "TrainingStopped", "resolve_device"]

@@ -1,0 +1,66 @@
+"""Where tensors live and in which floating-point type they are computed."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+PRECISIONS = ("auto", "float32", "float64", "bfloat16", "float16")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn the ``device`` parameter into a ``torch.device``.
+
+    ``"auto"`` (or None) picks CUDA, else Apple's MPS, else the CPU.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device name; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'."
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available in this PyTorch build or "
+            "machine; use device='auto' to fall back to the CPU."
+        )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested but MPS is not available.")
+    return resolved
+
+
+def compute_dtype(precision: str, input_dtype: np.dtype, device: torch.device) -> torch.dtype:
+    """The dtype of weights and activations.
+
+    ``"auto"`` follows scikit-learn: float64 input is computed in float64 and
+    float32 input in float32, on the CPU. Accelerators compute in float32
+    (MPS has no float64 and float64 is slow on CUDA). ``"bfloat16"`` and
+    ``"float16"`` keep float32 weights and autocast the forward pass.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}.")
+    if precision == "float64":
+        if device.type == "mps":
+            raise ValueError("precision='float64' is not supported on MPS; use 'float32'.")
+        return torch.float64
+    if precision == "auto" and device.type == "cpu" and np.dtype(input_dtype) == np.float64:
+        return torch.float64
+    return torch.float32
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for mixed precision, or None when autocast is off."""
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if precision == "float16":
+        if device.type != "cuda":
+            raise ValueError("precision='float16' needs a CUDA device; use 'bfloat16' on the CPU.")
+        return torch.float16
+    return None

@@ -1,0 +1,128 @@
+"""Training objectives: per-sample loss, validation score and output decoding per task.
+
+The network returns raw outputs; each objective applies its output activation
+inside the loss (for numerical stability) and when decoding predictions.
+Losses follow scikit-learn's MLP: log-loss summed over outputs, half squared
+error averaged over outputs, half Poisson deviance with a log link.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class Objective:
+    """Base class; subclasses define the three methods below."""
+
+    out_activation = "identity"
+    #: dtype of the encoded targets handed to the loss
+    target_dtype: torch.dtype | None = None
+
+    def per_sample_loss(self, raw: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(
+        self, raw: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Validation score, higher is better (accuracy or R^2), weighted like scikit-learn."""
+        raise NotImplementedError
+
+    def decode(self, raw: torch.Tensor) -> torch.Tensor:
+        """Probabilities for classifiers, predictions for regressors."""
+        return raw
+
+    def weighted_loss(
+        self, raw: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """Mean loss over the batch (weighted when ``weight`` is given) and its normaliser.
+
+        The normaliser (batch size or weight sum) also scales the L2 penalty, as
+        in scikit-learn. A batch whose weights are all zero contributes no loss.
+        """
+        losses = self.per_sample_loss(raw, y)
+        if weight is None:
+            return losses.mean(), losses.shape[0]
+        total = weight.sum()
+        normaliser = torch.where(total > 0, total, torch.ones_like(total))
+        return (losses * weight).sum() / normaliser, normaliser
+
+
+class BinaryLogLoss(Objective):
+    """One logistic output per label: binary and multilabel classification."""
+
+    out_activation = "logistic"
+    target_dtype = None  # same float dtype as the network
+
+    def per_sample_loss(self, raw, y):
+        return F.binary_cross_entropy_with_logits(raw, y, reduction="none").sum(dim=1)
+
+    def score(self, raw, y, weight=None):
+        # Subset accuracy, as accuracy_score computes it for multilabel targets.
+        return _weighted_mean(((raw > 0) == (y > 0.5)).all(dim=1).to(raw.dtype), weight)
+
+    def decode(self, raw):
+        return torch.sigmoid(raw)
+
+
+class SoftmaxLogLoss(Objective):
+    """Multiclass classification; targets are class indices."""
+
+    out_activation = "softmax"
+    target_dtype = torch.long
+
+    def per_sample_loss(self, raw, y):
+        return F.cross_entropy(raw, y, reduction="none")
+
+    def score(self, raw, y, weight=None):
+        return _weighted_mean((raw.argmax(dim=1) == y).to(raw.dtype), weight)
+
+    def decode(self, raw):
+        return torch.softmax(raw, dim=1)
+
+
+def _weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None:
+        return values.mean()
+    return (values * weight).sum() / weight.sum()
+
+
+def _r2(pred: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    w = torch.ones_like(y[:, :1]) if weight is None else weight.reshape(-1, 1).to(y.dtype)
+    mean = (w * y).sum(dim=0) / w.sum()
+    residual = (w * (y - pred) ** 2).sum(dim=0)
+    total = (w * (y - mean) ** 2).sum(dim=0)
+    # r2_score's convention for constant targets: 1 if predicted exactly, else 0.
+    safe = torch.where(total > 0, total, torch.ones_like(total))
+    r2 = torch.where(total > 0, 1 - residual / safe, (residual == 0).to(pred.dtype))
+    return r2.mean()
+
+
+class RegressionLoss(Objective):
+    """Regression with one of scikit-learn's or PyTorch's usual losses."""
+
+    LOSSES = ("squared_error", "poisson", "absolute_error", "huber")
+
+    def __init__(self, loss: str = "squared_error") -> None:
+        if loss not in self.LOSSES:
+            raise ValueError(f"loss={loss!r} is not one of {self.LOSSES}.")
+        self.loss = loss
+        self.out_activation = "exp" if loss == "poisson" else "identity"
+
+    def per_sample_loss(self, raw, y):
+        if self.loss == "squared_error":
+            per_output = 0.5 * (raw - y) ** 2
+        elif self.loss == "poisson":
+            # Half Poisson deviance, as scikit-learn reports it.
+            per_output = torch.xlogy(y, y) - y + torch.exp(raw) - y * raw
+        elif self.loss == "absolute_error":
+            per_output = (raw - y).abs()
+        else:
+            per_output = F.huber_loss(raw, y, reduction="none", delta=1.0)
+        return per_output.mean(dim=1)
+
+    def score(self, raw, y, weight=None):
+        return _r2(self.decode(raw), y, weight)
+
+    def decode(self, raw):
+        return torch.exp(raw) if self.loss == "poisson" else raw

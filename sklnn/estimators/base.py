@@ -1,0 +1,392 @@
+"""What every sklnn estimator shares: the fit transaction around the engine.
+
+An estimator subclass supplies four things: ``_build_module`` (the network),
+``_make_objective`` (loss and decoding), ``_encode_targets`` (labels to
+tensors) and its input checks. Everything else (devices, seeds, splits, the
+loop, warm starts, partial fits, pickling, summaries) is here, once.
+
+A fit either completes and commits every fitted attribute at the end, or
+raises and leaves the estimator as it was before the call.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from sklnn.engine.batches import Batches
+from sklnn.engine.devices import autocast_dtype, compute_dtype, resolve_device
+from sklnn.engine.inference import predict_outputs
+from sklnn.engine.lbfgs import fit_lbfgs
+from sklnn.engine.solvers import (
+    SOLVERS,
+    STOCHASTIC_SOLVERS,
+    LearningRateSchedule,
+    make_optimizer,
+)
+from sklnn.engine.threads import thread_budget, threads_for
+from sklnn.engine.trainer import ProgressState, Trainer, TrainingStopped
+from sklnn.summary import Summary, summarize
+from sklnn.validation import (
+    check_choice,
+    check_features,
+    check_int,
+    check_real,
+    check_sample_weight,
+)
+
+
+@contextmanager
+def seeded_torch_rng(seed: int, device: torch.device):
+    """Seed torch's global RNG (dropout draws from it) without leaking the change."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.random.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+        yield
+
+
+class NeuralNetBase(BaseEstimator):
+    """Engine plumbing shared by all estimators; not for direct use."""
+
+    #: set by subclasses: whether the estimator is a classifier (stratified splits)
+    _stratify = False
+
+    # ----------------------------------------------------------- subclasses
+    def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _make_objective(self):
+        raise NotImplementedError
+
+    def _encode_targets(self, y) -> np.ndarray:
+        raise NotImplementedError
+
+    def _init_module(self, module, generator) -> None:
+        """Initialise weights reproducibly; the default keeps PyTorch's own init."""
+
+    def _flops_per_sample(self, module) -> float:
+        """Multiply-adds of one forward pass, used to choose the thread count."""
+        return 2.0 * sum(p.numel() for p in module.parameters())
+
+    def _input_shape(self) -> tuple[int, ...]:
+        """Shape of one sample as the module sees it (for summaries)."""
+        return (self.n_features_in_,)
+
+    # ------------------------------------------------------------ parameters
+    def _check_common_params(self) -> None:
+        check_choice("solver", self.solver, SOLVERS)
+        check_real("alpha", self.alpha, low=0.0)
+        check_int("batch_size", self.batch_size, 1, allow=("auto",))
+        check_real("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
+        check_int("max_iter", self.max_iter, 1)
+        check_real("tol", self.tol, low=0.0)
+        check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        check_real("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
+        check_real("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
+            raise ValueError("callbacks must be None or a list of Callback instances.")
+
+    def _solver_kwargs(self) -> dict:
+        """Optimiser settings; estimators without some parameters use sklearn's defaults."""
+        get = self.__dict__.get
+        return dict(
+            learning_rate_init=self.learning_rate_init,
+            momentum=get("momentum", 0.9),
+            nesterovs_momentum=get("nesterovs_momentum", True),
+            beta_1=get("beta_1", 0.9),
+            beta_2=get("beta_2", 0.999),
+            epsilon=get("epsilon", 1e-8),
+            weight_decay=self.alpha,
+        )
+
+    def _schedule(self) -> LearningRateSchedule:
+        kind = self.__dict__.get("learning_rate", "constant")
+        if self.solver != "sgd":
+            kind = "constant"
+        return LearningRateSchedule(kind, self.learning_rate_init, self.__dict__.get("power_t", 0.5))
+
+    # --------------------------------------------------------------- fitting
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
+             classes=None):
+        self._check_common_params()
+        self._check_params()
+        if incremental and self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                "stochastic."
+            )
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        fitted = hasattr(self, "module_")
+        first_pass = not fitted or (not self.warm_start and not incremental)
+        # Validation writes n_features_in_ and friends; undo that if the fit fails.
+        before = {k: v for k, v in vars(self).items() if k.endswith("_") or k.startswith("_")}
+        try:
+            with warnings.catch_warnings():
+                # torch emits this for read-only inputs; the data is copied, not written.
+                warnings.filterwarnings("ignore", message=".*not writable.*")
+                self._fit_transaction(X, y, sample_weight, incremental, first_pass,
+                                      validation_data, classes)
+        except BaseException:
+            for key in [k for k in vars(self) if (k.endswith("_") or k.startswith("_"))]:
+                if key not in before:
+                    delattr(self, key)
+            vars(self).update(before)
+            raise
+        return self
+
+    def _fit_transaction(self, X, y, sample_weight, incremental, first_pass, validation_data,
+                         classes):
+        X, y = self._validate_targets_and_features(X, y, incremental=incremental,
+                                                   reset=first_pass, classes=classes)
+        sample_weight = check_sample_weight(sample_weight, X)
+        sample_weight = self._combine_weights(y, sample_weight)
+        y_encoded = self._encode_targets(y)
+        n_outputs = y_encoded.shape[1] if y_encoded.ndim == 2 else self._n_outputs_for(y_encoded)
+
+        device = resolve_device(self.device)
+        dtype = compute_dtype(self.precision, X.dtype, device)
+        mixed = autocast_dtype(self.precision, device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        if first_pass:
+            module = self._build_module(X.shape[1], n_outputs)
+            self._init_module(module, torch.Generator().manual_seed(seed))
+            module = module.to(device=device, dtype=dtype)
+            state = ProgressState.start(self.early_stopping and self.solver in STOCHASTIC_SOLVERS)
+            optimizer_state = None
+        else:
+            module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
+            state = copy.deepcopy(self._progress)
+            if state.validation_scores is None and self.early_stopping:
+                state = ProgressState.start(True)
+            optimizer_state = self._optimizer_state if incremental else None
+
+        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
+                                   device, dtype)
+        objective = self._make_objective()
+        batch_size = train.batch_size
+        flops = 3 * batch_size * self._flops_per_sample(module)
+        with thread_budget(threads_for(flops)), seeded_torch_rng(seed, device):
+            if self.solver == "lbfgs":
+                reason, optimizer = self._run_lbfgs(module, objective, train, state, device), None
+            else:
+                reason, optimizer = self._run_stochastic(
+                    module, objective, train, valid, state, device, mixed, seed,
+                    optimizer_state, incremental,
+                )
+
+        if reason == TrainingStopped.DIVERGED and (first_pass or not state.loss_curve):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain large "
+                "values and need to be preprocessed. " + state.stop_message
+            )
+        module.eval()
+        self._commit(module, state, optimizer, device, dtype, n_outputs)
+        self._warn_on_stop(reason, state, incremental)
+
+    def _n_outputs_for(self, y_encoded) -> int:
+        return 1
+
+    def _run_stochastic(self, module, objective, train, valid, state, device, mixed, seed,
+                        optimizer_state, incremental):
+        optimizer = make_optimizer(self.solver, module.parameters(), **self._solver_kwargs())
+        if optimizer_state is not None:
+            optimizer.load_state_dict(optimizer_state)
+        trainer = Trainer(
+            module,
+            objective,
+            optimizer,
+            device=device,
+            alpha=0.0 if self.solver == "adamw" else self.alpha,
+            max_epochs=self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping and not incremental,
+            schedule=self._schedule(),
+            shuffle_generator=(
+                torch.Generator().manual_seed(seed + 1) if self.__dict__.get("shuffle", True)
+                else None
+            ),
+            callbacks=self.callbacks or (),
+            verbose=bool(self.verbose),
+            autocast_dtype=mixed,
+            compile=self.compile,
+        )
+        reason = trainer.fit(train, valid, state, incremental=incremental)
+        return reason, optimizer
+
+    def _run_lbfgs(self, module, objective, train, state, device):
+        return fit_lbfgs(
+            module,
+            objective,
+            train,
+            state,
+            alpha=self.alpha,
+            max_iter=self.max_iter,
+            max_fun=self.__dict__.get("max_fun", 15000),
+            tol=self.tol,
+            verbose=bool(self.verbose),
+        )
+
+    def _split(self, X, y, y_encoded, sample_weight, rng, validation_data, device, dtype):
+        """Training batches, and validation batches when a validation set is used."""
+        n = X.shape[0]
+        valid = None
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            X_val = check_features(self, X_val, reset=False)
+            y_val = self._check_validation_targets(y_val, X_val)
+            valid = (X_val, self._encode_targets(y_val), None)
+        elif self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
+            stratify = y if self._stratify and np.ndim(y) == 1 else None
+            arrays = [X, y_encoded] + ([] if sample_weight is None else [sample_weight])
+            parts = train_test_split(
+                *arrays, random_state=rng, test_size=self.validation_fraction, stratify=stratify
+            )
+            X, X_val, y_encoded, y_val_enc = parts[:4]
+            if sample_weight is not None:
+                sample_weight, w_val = parts[4:]
+            else:
+                w_val = None
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' or the size "
+                    "of your dataset."
+                )
+            valid = (X_val, y_val_enc, w_val)
+            n = X.shape[0]
+        batch_size = self._batch_size(n)
+        target_dtype = self._make_objective().target_dtype or dtype
+        train = Batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
+                        other_dtypes=[target_dtype, dtype], batch_size=batch_size)
+        if valid is not None:
+            valid = Batches(valid[0], [valid[1], valid[2]], device=device, dtype=dtype,
+                            other_dtypes=[target_dtype, dtype],
+                            batch_size=max(batch_size, 4096))
+        return train, valid
+
+    def _batch_size(self, n_samples: int) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be "
+                "clipped",
+                stacklevel=4,
+            )
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _warn_on_stop(self, reason, state, incremental) -> None:
+        if reason == TrainingStopped.MAX_ITER and not incremental and self.solver != "lbfgs":
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        elif reason in (TrainingStopped.DIVERGED, TrainingStopped.INTERRUPTED):
+            warnings.warn(state.stop_message, RuntimeWarning, stacklevel=4)
+
+    def _commit(self, module, state, optimizer, device, dtype, n_outputs) -> None:
+        self.module_ = module
+        self.device_ = device
+        self._compute_dtype = dtype
+        self._progress = state
+        self._optimizer_state = None if optimizer is None else optimizer.state_dict()
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        self.loss_ = state.loss
+        self.loss_curve_ = list(state.loss_curve)
+        self.history_ = list(state.history)
+        self.validation_scores_ = (
+            None if state.validation_scores is None else list(state.validation_scores)
+        )
+        self.best_validation_score_ = state.best_validation_score
+        self.best_loss_ = state.best_loss
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = self._n_layers()
+        self.out_activation_ = self._make_objective().out_activation
+
+    def _n_layers(self) -> int:
+        return sum(isinstance(m, torch.nn.Linear) for m in self.module_.modules()) + 1
+
+    # ------------------------------------------------------------ prediction
+    def _forward(self, X) -> np.ndarray:
+        """Validated input to decoded outputs (probabilities or values), as numpy."""
+        check_is_fitted(self)
+        X = check_features(self, X, reset=False)
+        objective = self._make_objective()
+        batch_rows = self._predict_batch_rows()
+        flops = min(X.shape[0], batch_rows) * self._flops_per_sample(self.module_)
+        with thread_budget(threads_for(flops)):
+            out = predict_outputs(
+                self.module_, X, device=self.device_, dtype=self._compute_dtype,
+                batch_rows=batch_rows, decode=objective.decode,
+                autocast=autocast_dtype(self.precision, self.device_),
+            )
+        return out.astype(X.dtype if X.dtype in (np.float32, np.float64) else np.float64,
+                          copy=False)
+
+    def _predict_batch_rows(self) -> int:
+        return 8192
+
+    # ------------------------------------------------------------- utilities
+    def summary(self, print_fn=print) -> Summary:
+        """Print each layer with its output shape and parameter count, and the total.
+
+        Returns the :class:`~sklnn.summary.Summary` it printed.
+        """
+        check_is_fitted(self)
+        result = summarize(self.module_, self._input_shape(), device=self.device_,
+                           dtype=self._compute_dtype)
+        if print_fn is not None:
+            print_fn(str(result))
+        return result
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "module_" in state:
+            state["module_"] = copy.deepcopy(self.module_).to("cpu")
+            state["_optimizer_state"] = _to_cpu(state.get("_optimizer_state"))
+            state["device_"] = str(self.device_)
+        return state
+
+    def __setstate__(self, state):
+        if "module_" in state:
+            device = torch.device(state["device_"])
+            if device.type == "cuda" and not torch.cuda.is_available() or (
+                device.type == "mps" and not torch.backends.mps.is_available()
+            ):
+                device = torch.device("cpu")
+            state["device_"] = device
+            state["module_"] = state["module_"].to(device)
+        self.__dict__.update(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = False
+        return tags
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj

@@ -1,0 +1,96 @@
+"""Input validation shared by the estimators: parameters, features, targets, weights.
+
+Messages say what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def check_features(estimator, X, *, reset: bool, accept_sparse=("csr", "csc")):
+    """Validate X alone (predict time when ``reset`` is False)."""
+    return validate_data(
+        estimator, X, reset=reset, accept_sparse=list(accept_sparse), dtype=FLOAT_DTYPES
+    )
+
+
+def check_features_and_targets(estimator, X, y, *, reset: bool, y_numeric: bool):
+    """Validate X and y together; a column-vector y becomes 1-D with a warning."""
+    from sklearn.utils.validation import column_or_1d
+
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        reset=reset,
+        accept_sparse=["csr", "csc"],
+        multi_output=True,
+        y_numeric=y_numeric,
+        dtype=FLOAT_DTYPES,
+    )
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    return X, y
+
+
+def check_sample_weight(sample_weight, X):
+    """Non-negative, finite weights of the right length, or None."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    return sample_weight
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_int(name, value, low, allow=()):
+    if value in allow:
+        return
+    if not _is_int(value) or value < low:
+        extra = f" or one of {list(allow)}" if allow else ""
+        raise ValueError(f"{name} must be an int >= {low}{extra}; got {value!r}.")
+
+
+def check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+    ok = _is_real(value) and np.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+        bounds = " and ".join(b for b in (lo, hi) if b)
+        raise ValueError(f"{name} must be a real number {bounds}; got {value!r}.")
+
+
+def check_choice(name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}.")
+
+
+def check_layer_sizes(name, sizes) -> list[int]:
+    """A tuple of positive ints (a single int means one layer); empty means no hidden layer."""
+    if _is_int(sizes):
+        sizes = [sizes]
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise ValueError(f"{name} must be an int or a sequence of ints; got {sizes!r}.") from None
+    if not all(_is_int(s) or (isinstance(s, np.integer)) for s in sizes) or any(
+        s <= 0 for s in sizes
+    ):
+        raise ValueError(f"{name} must be > 0, got {sizes}.")
+    return [int(s) for s in sizes]

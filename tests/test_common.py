@@ -1,0 +1,16 @@
+"""scikit-learn's full estimator checks over every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklnn import MLPClassifierGPU, MLPRegressorGPU
+
+# Small, fast settings; the checks exercise behaviour, not accuracy at scale.
+ESTIMATORS = [
+    MLPClassifierGPU(max_iter=100, random_state=0),
+    MLPRegressorGPU(max_iter=100, random_state=0),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
