@@ -43,8 +43,7 @@ def check_sample_weight(sample_weight, X):
     """Non-negative, finite weights of the right length, or None."""
     if sample_weight is None:
         return None
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-    return sample_weight
+    return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
 
 
 def _is_int(value) -> bool:

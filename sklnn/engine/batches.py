@@ -122,7 +122,9 @@ class Batches:
                 parts = [None if t is None else t[rows] for t in tensors]
             else:
                 idx = order[rows]
-                parts = [None if t is None else t.index_select(0, idx).pin_memory() for t in tensors]
+                parts = [
+                    None if t is None else t.index_select(0, idx).pin_memory() for t in tensors
+                ]
             yield tuple(None if p is None else p.to(self.device, non_blocking=True) for p in parts)
 
     def _sparse_epoch(self, order):

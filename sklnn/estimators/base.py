@@ -39,6 +39,7 @@ from sklnn.summary import Summary, summarize
 from sklnn.validation import (
     check_choice,
     check_features,
+    check_features_and_targets,
     check_int,
     check_real,
     check_sample_weight,
@@ -83,6 +84,14 @@ class NeuralNetBase(BaseEstimator):
         """Shape of one sample as the module sees it (for summaries)."""
         return (self.n_features_in_,)
 
+    def _validate_X(self, X, *, reset: bool):
+        """Validated 2-D float rows. Image and sequence estimators flatten here."""
+        return check_features(self, X, reset=reset)
+
+    def _validate_X_y(self, X, y, *, reset: bool, y_numeric: bool):
+        """Validated 2-D float rows and targets."""
+        return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
+
     # ------------------------------------------------------------ parameters
     def _check_common_params(self) -> None:
         check_choice("solver", self.solver, SOLVERS)
@@ -114,7 +123,8 @@ class NeuralNetBase(BaseEstimator):
         kind = self.__dict__.get("learning_rate", "constant")
         if self.solver != "sgd":
             kind = "constant"
-        return LearningRateSchedule(kind, self.learning_rate_init, self.__dict__.get("power_t", 0.5))
+        power_t = self.__dict__.get("power_t", 0.5)
+        return LearningRateSchedule(kind, self.learning_rate_init, power_t)
 
     # --------------------------------------------------------------- fitting
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
@@ -247,7 +257,7 @@ class NeuralNetBase(BaseEstimator):
         valid = None
         if validation_data is not None:
             X_val, y_val = validation_data
-            X_val = check_features(self, X_val, reset=False)
+            X_val = self._validate_X(X_val, reset=False)
             y_val = self._check_validation_targets(y_val, X_val)
             valid = (X_val, self._encode_targets(y_val), None)
         elif self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
@@ -295,10 +305,10 @@ class NeuralNetBase(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         elif reason in (TrainingStopped.DIVERGED, TrainingStopped.INTERRUPTED):
-            warnings.warn(state.stop_message, RuntimeWarning, stacklevel=4)
+            warnings.warn(state.stop_message, RuntimeWarning, stacklevel=5)
 
     def _commit(self, module, state, optimizer, device, dtype, n_outputs) -> None:
         self.module_ = module
@@ -327,7 +337,7 @@ class NeuralNetBase(BaseEstimator):
     def _forward(self, X) -> np.ndarray:
         """Validated input to decoded outputs (probabilities or values), as numpy."""
         check_is_fitted(self)
-        X = check_features(self, X, reset=False)
+        X = self._validate_X(X, reset=False)
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._flops_per_sample(self.module_)

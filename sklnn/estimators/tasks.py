@@ -15,9 +15,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
 from sklnn.engine.objectives import BinaryLogLoss, RegressionLoss, SoftmaxLogLoss
-from sklnn.estimators.base import NeuralNetBase
 from sklnn.engine.solvers import STOCHASTIC_SOLVERS
-from sklnn.validation import check_features_and_targets
+from sklnn.estimators.base import NeuralNetBase
 
 
 def _stochastic(estimator) -> bool:
@@ -35,7 +34,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
     _stratify = True
 
     def _validate_targets_and_features(self, X, y, *, incremental, reset, classes):
-        X, y = check_features_and_targets(self, X, y, reset=reset, y_numeric=False)
+        X, y = self._validate_X_y(X, y, reset=reset, y_numeric=False)
         check_classification_targets(y)
         if incremental and not hasattr(self, "classes_"):
             if classes is None:
@@ -44,10 +43,9 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
                     "labels the model will ever see, e.g. classes=np.unique(y_all)."
                 )
             binarizer = LabelBinarizer().fit(np.asarray(classes))
-            if len(np.setdiff1d(unique_labels(y), binarizer.classes_)):
-                raise ValueError(
-                    f"`y` has classes not in `classes`: {np.setdiff1d(unique_labels(y), binarizer.classes_)}."
-                )
+            unseen = np.setdiff1d(unique_labels(y), binarizer.classes_)
+            if len(unseen):
+                raise ValueError(f"`y` has classes not in `classes`: {unseen}.")
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -193,7 +191,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
     """Regressor behaviour: one or several numeric outputs."""
 
     def _validate_targets_and_features(self, X, y, *, incremental, reset, classes):
-        X, y = check_features_and_targets(self, X, y, reset=reset, y_numeric=True)
+        X, y = self._validate_X_y(X, y, reset=reset, y_numeric=True)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
                 "Some value(s) of y are negative which is not allowed for Poisson regression."
