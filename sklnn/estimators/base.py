@@ -171,34 +171,39 @@ class NeuralNetBase(BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        if first_pass:
-            module = self._build_module(X.shape[1], n_outputs)
-            self._init_module(module, torch.Generator().manual_seed(seed))
-            module = module.to(device=device, dtype=dtype)
-            state = ProgressState.start(self.early_stopping and self.solver in STOCHASTIC_SOLVERS)
-            optimizer_state = None
-        else:
-            module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
-            state = copy.deepcopy(self._progress)
-            if state.validation_scores is None and self.early_stopping:
-                state = ProgressState.start(True)
-            optimizer_state = self._optimizer_state if incremental else None
-
-        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
-                                   device, dtype)
-        objective = self._make_objective()
-        batch_size = train.batch_size
-        flops = 3 * batch_size * self._flops_per_sample(module)
-        with thread_budget(threads_for(flops)), seeded_torch_rng(seed, device):
-            if self.solver == "lbfgs":
-                reason, optimizer = self._run_lbfgs(module, objective, train, state, device), None
-            else:
-                reason, optimizer = self._run_stochastic(
-                    module, objective, train, valid, state, device, mixed, seed,
-                    optimizer_state, incremental,
+        # Module construction and dropout draw from torch's global RNG: seed it, then restore it.
+        with seeded_torch_rng(seed, device):
+            if first_pass:
+                module = self._build_module(X.shape[1], n_outputs)
+                self._init_module(module, torch.Generator().manual_seed(seed))
+                module = module.to(device=device, dtype=dtype)
+                state = ProgressState.start(
+                    self.early_stopping and self.solver in STOCHASTIC_SOLVERS
                 )
+                optimizer_state = None
+            else:
+                module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
+                state = copy.deepcopy(self._progress)
+                if state.validation_scores is None and self.early_stopping:
+                    state = ProgressState.start(True)
+                optimizer_state = self._optimizer_state if incremental else None
 
-        if reason == TrainingStopped.DIVERGED and (first_pass or not state.loss_curve):
+            epochs_before = state.n_iter
+            train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
+                                       device, dtype)
+            objective = self._make_objective()
+            flops = 3 * train.batch_size * self._flops_per_sample(module)
+            with thread_budget(threads_for(flops)):
+                if self.solver == "lbfgs":
+                    reason = self._run_lbfgs(module, objective, train, state, device)
+                    optimizer = None
+                else:
+                    reason, optimizer = self._run_stochastic(
+                        module, objective, train, valid, state, device, mixed, seed,
+                        optimizer_state, incremental,
+                    )
+
+        if reason == TrainingStopped.DIVERGED and state.n_iter == epochs_before:
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large "
                 "values and need to be preprocessed. " + state.stop_message
