@@ -226,7 +226,8 @@ def test_sgd_invscaling_and_adaptive_schedules(binary_data):
     clf = MLPClassifierGPU(solver="sgd", learning_rate="invscaling", learning_rate_init=0.1,
                            power_t=0.5, max_iter=4, random_state=0).fit(X, y)
     for record in clf.history_:
-        expected = 0.1 / (record["epoch"] * len(y) + 1) ** 0.5
+        # the rate used in epoch k was set after k - 1 epochs of samples
+        expected = 0.1 / ((record["epoch"] - 1) * len(y) + 1) ** 0.5
         assert record["lr"] == pytest.approx(expected)
     adaptive = MLPClassifierGPU(solver="sgd", learning_rate="adaptive", learning_rate_init=0.01,
                                 tol=10.0, n_iter_no_change=2, max_iter=12,

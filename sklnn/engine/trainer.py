@@ -294,6 +294,7 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_epoch_begin(self, state.n_iter + 1)
                 started = time.perf_counter()
+                lr = current_learning_rate(self.optimizer)
                 train_loss = self.run_epoch(train)
                 if valid is not None:
                     valid_loss, valid_score = self.validation_step(valid)
@@ -324,7 +325,7 @@ class Trainer:
                     "train_loss": train_value,
                     "valid_loss": valid_loss_value,
                     "valid_score": valid_score_value,
-                    "lr": current_learning_rate(self.optimizer),
+                    "lr": lr,
                     "duration": time.perf_counter() - started,
                 }
                 state.history.append(record)
