@@ -156,3 +156,15 @@ def test_compile_keeps_a_module_whose_gradients_match(binary_data, monkeypatch):
     monkeypatch.setattr(Trainer, "compile_module", lambda self, module: Faithful(module))
     MLPClassifierGPU(hidden_layer_sizes=(8,), max_iter=2, compile=True, random_state=0).fit(X, y)
     assert len(used) > 2  # the check's forward pass plus every training step
+
+
+def test_threads_follow_work_size_and_machine_load(monkeypatch):
+    import sklnn.engine.threads as threads
+
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(threads.torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert threads.threads_for(1e3) == 1  # tiny step: dispatch-bound
+    assert threads.threads_for(1e9) is None  # big step on an idle machine: keep 2
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.2, 1.0, 1.0))
+    assert threads.threads_for(1e9) == 1  # another process holds a core
