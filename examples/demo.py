@@ -21,7 +21,8 @@ def timed_fit(model, X, y):
 
 def main():
     X_train, X_test, y_train, y_test = mnist_train_test_split(flatten=True)
-    print("MNIST (bundled test set, 8,000 train / 2,000 test, stratified), 784-300-100-10, 20 epochs")
+    print("MNIST (bundled test set, 8,000 train / 2,000 test, stratified), "
+          "784-300-100-10, 20 epochs")
     settings = dict(hidden_layer_sizes=(300, 100), max_iter=20, random_state=0)
     for name, model in [("sklnn.MLPClassifierGPU", MLPClassifierGPU(**settings)),
                         ("sklearn.MLPClassifier", MLPClassifier(**settings))]:
