@@ -8,7 +8,15 @@ scikit-learn estimators built on them.
 
 from sklnn import callbacks, datasets
 from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.persistence import load
 
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifierGPU", "MLPRegressorGPU", "callbacks", "datasets", "__version__"]
+__all__ = [
+    "MLPClassifierGPU",
+    "MLPRegressorGPU",
+    "__version__",
+    "callbacks",
+    "datasets",
+    "load",
+]

@@ -68,7 +68,7 @@ def test_checkpoint_writes_loadable_tensors_atomically(binary_data, tmp_path):
     clf = MLPClassifierGPU(max_iter=5, callbacks=[ckpt], random_state=0).fit(X, y)
     assert ckpt.saved_epochs_ == [2, 4]
     state = torch.load(tmp_path / "ckpt-4.pt", weights_only=True)
-    assert state["epoch"] == 4 and len(state["history"]) == 4
+    assert state["progress"]["n_iter"] == 4 and len(state["progress"]["history"]) == 4
     assert set(state["module"]) == set(clf.module_.state_dict())
     assert not list(tmp_path.glob(".tmp-*"))
 

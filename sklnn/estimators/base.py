@@ -371,6 +371,15 @@ class NeuralNetBase(BaseEstimator):
             print_fn(str(result))
         return result
 
+    def save(self, path) -> None:
+        """Write the fitted estimator to ``path`` without pickle; read it with ``sklnn.load``.
+
+        The file is safe to load from an untrusted source (see ``sklnn.persistence``).
+        """
+        from sklnn.persistence import save
+
+        save(self, path)
+
     def __getstate__(self):
         state = self.__dict__.copy()
         if "module_" in state:
