@@ -53,8 +53,9 @@ def _encode(value, where: str):
     if isinstance(value, (float, np.floating)):
         return {"__float__": repr(float(value))}  # keeps inf and nan exact
     if isinstance(value, np.ndarray):
-        if value.dtype == object and all(isinstance(v, str) for v in value.ravel()):
-            return {"__ndarray__": value.tolist(), "dtype": "object-str"}
+        if value.dtype == object:
+            items = [_encode(v, where) for v in value.ravel().tolist()]
+            return {"__ndarray__": items, "dtype": "object", "shape": list(value.shape)}
         if value.dtype.kind not in "biufU":
             raise TypeError(
                 f"{where} has dtype {value.dtype}, which cannot be saved without pickle; use "
@@ -85,8 +86,11 @@ def _decode(value):
     if "__float__" in value:
         return float(value["__float__"])
     if "__ndarray__" in value:
-        dtype = object if value["dtype"] == "object-str" else np.dtype(value["dtype"])
-        return np.array(_decode(value["__ndarray__"]), dtype=dtype)
+        if value["dtype"] == "object":
+            items = np.empty(len(value["__ndarray__"]), dtype=object)
+            items[:] = _decode(value["__ndarray__"])
+            return items.reshape(value["shape"])
+        return np.array(_decode(value["__ndarray__"]), dtype=np.dtype(value["dtype"]))
     if "__tuple__" in value:
         return tuple(_decode(v) for v in value["__tuple__"])
     if "__dict_items__" in value:

@@ -56,6 +56,15 @@ class ProgressState:
             return cls(validation_scores=[], best_validation_score=-math.inf)
         return cls(best_loss=math.inf)
 
+    def switch_stopping_rule(self, early_stopping: bool) -> None:
+        """Make a continued fit's counters fit its stopping rule (it may differ from the last)."""
+        if early_stopping and self.validation_scores is None:
+            self.validation_scores, self.best_validation_score = [], -math.inf
+            self.no_improvement_count = 0
+        elif not early_stopping and self.best_loss is None:
+            self.best_loss = min(self.loss_curve, default=math.inf)
+            self.no_improvement_count = 0
+
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}

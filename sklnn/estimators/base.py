@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklnn.engine.batches import Batches
 from sklnn.engine.devices import autocast_dtype, compute_dtype, resolve_device
-from sklnn.engine.inference import predict_outputs
+from sklnn.engine.inference import OutOfMemoryError, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.solvers import (
     SOLVERS,
@@ -55,6 +55,17 @@ def seeded_torch_rng(seed: int, device: torch.device):
         if device.type == "cuda":
             torch.cuda.manual_seed(seed)
         yield
+
+
+@contextmanager
+def _explain_out_of_memory(batch_size: int):
+    try:
+        yield
+    except OutOfMemoryError as exc:
+        raise MemoryError(
+            f"The device ran out of memory while training with batch_size={batch_size}. Use a "
+            "smaller batch_size (or a smaller network, or precision='bfloat16')."
+        ) from exc
 
 
 class NeuralNetBase(BaseEstimator):
@@ -184,8 +195,7 @@ class NeuralNetBase(BaseEstimator):
             else:
                 module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
                 state = copy.deepcopy(self._progress)
-                if state.validation_scores is None and self.early_stopping:
-                    state = ProgressState.start(True)
+                state.switch_stopping_rule(self.early_stopping and not incremental)
                 optimizer_state = self._optimizer_state if incremental else None
 
             epochs_before = state.n_iter
@@ -193,7 +203,7 @@ class NeuralNetBase(BaseEstimator):
                                        device, dtype)
             objective = self._make_objective()
             flops = 3 * train.batch_size * self._flops_per_sample(module)
-            with thread_budget(threads_for(flops)):
+            with thread_budget(threads_for(flops)), _explain_out_of_memory(train.batch_size):
                 if self.solver == "lbfgs":
                     reason = self._run_lbfgs(module, objective, train, state, device)
                     optimizer = None
