@@ -295,13 +295,23 @@ class NeuralNetBase(BaseEstimator):
             n = X.shape[0]
         batch_size = self._batch_size(n)
         target_dtype = self._make_objective().target_dtype or dtype
+        min_batch = 2 if self._uses_batch_norm() else 1
+        if n < min_batch:
+            raise ValueError(
+                f"batch_norm=True needs at least 2 training samples, got {n}; add samples or set "
+                "batch_norm=False."
+            )
         train = Batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
-                        other_dtypes=[target_dtype, dtype], batch_size=batch_size)
+                        other_dtypes=[target_dtype, dtype], batch_size=batch_size,
+                        min_batch=min_batch)
         if valid is not None:
             valid = Batches(valid[0], [valid[1], valid[2]], device=device, dtype=dtype,
                             other_dtypes=[target_dtype, dtype],
                             batch_size=max(batch_size, 4096))
         return train, valid
+
+    def _uses_batch_norm(self) -> bool:
+        return bool(self.__dict__.get("batch_norm", False))
 
     def _batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":
