@@ -35,7 +35,7 @@ def arrays(draw):
     dtype = draw(st.sampled_from(DTYPES))
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5))
     if dtype == np.dtype("U3"):
-        elements = st.text(max_size=3)
+        elements = st.text(st.characters(exclude_characters="\x00"), max_size=3)
     elif dtype == np.dtype(object):
         elements = st.one_of(st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=2))
     elif np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating):
@@ -76,11 +76,7 @@ def aligned_data(draw):
 OUTCOMES = {"fitted": 0, "rejected": 0}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(data=st.one_of(st.tuples(arrays(), arrays()), aligned_data()), index=st.integers(0, 4),
-       X_new=arrays())
-def test_random_input_fits_or_fails_clearly(data, index, X_new):
-    X, y = data
+def _fit_then_use(X, y, index, X_new):
     estimator = _estimators()[index]
     fitted = _check_outcome(lambda: estimator.fit(X, y))
     OUTCOMES["fitted" if fitted else "rejected"] += 1
@@ -89,12 +85,23 @@ def test_random_input_fits_or_fails_clearly(data, index, X_new):
         _check_outcome(lambda: estimator.score(X, y))
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(X=arrays(), y=arrays(), index=st.integers(0, 4), X_new=arrays())
+def test_random_arrays_fit_or_fail_clearly(X, y, index, X_new):
+    _fit_then_use(X, y, index, X_new)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=aligned_data(), index=st.integers(0, 4), X_new=arrays())
+def test_well_shaped_odd_data_fits_or_fails_clearly(data, index, X_new):
+    _fit_then_use(*data, index, X_new)
+
+
 def test_property_run_covered_both_outcomes():
     # Runs after the property test (file order): it must have exercised fits and rejections.
     if not any(OUTCOMES.values()):
         pytest.skip("the property test did not run in this session (selected alone)")
-    print(OUTCOMES)
-    assert OUTCOMES["fitted"] > 0 and OUTCOMES["rejected"] > 0, OUTCOMES
+    assert OUTCOMES["fitted"] >= 10 and OUTCOMES["rejected"] >= 10, OUTCOMES
 
 
 @pytest.mark.parametrize("estimator", _estimators(), ids=lambda e: type(e).__name__)
