@@ -442,3 +442,11 @@ def test_no_warning_for_readonly_input(binary_data):
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", ConvergenceWarning)
         MLPClassifierGPU(max_iter=200, random_state=0).fit(X, y).predict(X)
+
+
+def test_torch_tensor_input_gives_numpy_output(binary_data):
+    X, y = binary_data
+    clf = MLPClassifierGPU(max_iter=3, random_state=0).fit(torch.from_numpy(X), torch.from_numpy(y))
+    out = clf.predict_proba(torch.from_numpy(X))
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_array_equal(out, clf.predict_proba(X))
