@@ -27,7 +27,7 @@ class _MemoryLimited(torch.nn.Module):
 
 def test_predict_retries_smaller_batches_after_out_of_memory(binary_data, monkeypatch):
     X, y = binary_data
-    clf = MLPClassifierGPU(max_iter=3, random_state=0).fit(X, y)
+    clf = MLPClassifierGPU(max_iter=3, random_state=0, device="cpu").fit(X, y)
     expected = clf.predict_proba(X)
     limited = _MemoryLimited(clf.module_, limit=40)
     monkeypatch.setattr(clf, "module_", limited)

@@ -55,7 +55,7 @@ def test_dropout_is_reproducible_and_leaves_global_rng_alone(binary_data):
 def test_multiclass_string_and_pandas_labels(multiclass_data):
     X, y = multiclass_data
     names = np.array(["cat", "dog", "emu"])[y]
-    clf = MLPClassifierGPU(hidden_layer_sizes=(32,), max_iter=200, random_state=0)
+    clf = MLPClassifierGPU(hidden_layer_sizes=(32,), max_iter=200, random_state=0, device="cpu")
     clf.fit(pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])]), pd.Series(names))
     assert list(clf.classes_) == ["cat", "dog", "emu"]
     assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
@@ -192,7 +192,8 @@ def test_sparse_input_matches_dense(binary_data):
 def test_integer_sample_weights_equal_repeated_rows_with_lbfgs(binary_data):
     X, y = binary_data
     weights = np.random.RandomState(0).randint(0, 3, size=len(y))
-    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50, random_state=0)
+    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50, random_state=0,
+                  device="cpu")
     weighted = MLPClassifierGPU(**params).fit(X, y, sample_weight=weights)
     repeated = MLPClassifierGPU(**params).fit(np.repeat(X, weights, 0), np.repeat(y, weights))
     np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-5)
@@ -337,7 +338,7 @@ def test_pickle_joblib_and_clone_round_trip(binary_data, tmp_path):
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
     joblib.dump(clf, tmp_path / "model.joblib")
     np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").predict(X), clf.predict(X))
-    assert all(p.device.type == "cpu" for p in pickle.loads(pickle.dumps(clf)).module_.parameters())
+    assert all(p.device.type == "cpu" for p in clf.__getstate__()["module_"].parameters())
     fresh = clone(clf)
     assert not hasattr(fresh, "module_")
     assert fresh.get_params() == clf.get_params()
@@ -355,8 +356,8 @@ def test_grid_search_over_pipeline_in_parallel(binary_data):
 
 def test_float32_input_is_computed_in_float32(binary_data):
     X, y = binary_data
-    clf32 = MLPClassifierGPU(max_iter=3, random_state=0).fit(X.astype(np.float32), y)
-    clf64 = MLPClassifierGPU(max_iter=3, random_state=0).fit(X, y)
+    clf32 = MLPClassifierGPU(max_iter=3, random_state=0, device="cpu").fit(X.astype(np.float32), y)
+    clf64 = MLPClassifierGPU(max_iter=3, random_state=0, device="cpu").fit(X, y)
     assert next(clf32.module_.parameters()).dtype == torch.float32
     assert next(clf64.module_.parameters()).dtype == torch.float64
     assert clf32.predict_proba(X.astype(np.float32)).dtype == np.float32

@@ -89,7 +89,8 @@ def test_sample_weight_zero_equals_dropping_rows_with_lbfgs(regression_data):
     X, y = regression_data
     w = np.ones(len(y))
     w[:100] = 0.0
-    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=100, random_state=0)
+    params = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=100, random_state=0,
+                  device="cpu")
     weighted = MLPRegressorGPU(**params).fit(X, y, sample_weight=w)
     dropped = MLPRegressorGPU(**params).fit(X[100:], y[100:])
     np.testing.assert_allclose(weighted.predict(X), dropped.predict(X), rtol=1e-5, atol=1e-6)
