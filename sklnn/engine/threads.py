@@ -36,7 +36,7 @@ def idle_cores() -> int:
         cores = os.cpu_count() or 1
     try:
         others = os.getloadavg()[0] - 1.0  # this process is one of the runnable ones
-    except OSError:
+    except (OSError, AttributeError):  # no load average (Windows)
         return cores
     return max(1, cores - max(0, round(others)))
 

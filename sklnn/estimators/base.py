@@ -370,10 +370,17 @@ class NeuralNetBase(BaseEstimator):
             out = predict_outputs(
                 self.module_, X, device=self.device_, dtype=self._compute_dtype,
                 batch_rows=batch_rows, decode=objective.decode,
-                autocast=autocast_dtype(self.precision, self.device_),
+                autocast=self._inference_autocast(),
             )
         return out.astype(X.dtype if X.dtype in (np.float32, np.float64) else np.float64,
                           copy=False)
+
+    def _inference_autocast(self) -> torch.dtype | None:
+        """Autocast for prediction; float16 falls back to full precision off CUDA (a model
+        trained on a GPU and loaded on a CPU-only machine still predicts)."""
+        if self.precision == "float16" and self.device_.type != "cuda":
+            return None
+        return autocast_dtype(self.precision, self.device_)
 
     def _predict_batch_rows(self) -> int:
         return 8192
