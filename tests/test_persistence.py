@@ -201,3 +201,27 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(binary_data, tmp_path, 
     assert resumed.n_iter_ == reference.n_iter_ == 6
     assert resumed.loss_curve_ == reference.loss_curve_
     np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+
+
+def _every_estimator():
+    from test_common import ESTIMATORS
+
+    return ESTIMATORS
+
+
+@pytest.mark.parametrize("estimator", _every_estimator(), ids=lambda e: type(e).__name__)
+def test_every_estimator_saves_loads_pickles_and_copies(estimator, tmp_path):
+    import copy
+
+    from sklearn.base import clone, is_classifier
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 16)
+    y = (X[:, 0] > 0.5).astype(int) if is_classifier(estimator) else X[:, 0] * 2.0
+    model = clone(estimator).fit(X, y)
+    expected = model.predict(X)
+    model.save(tmp_path / "model.sklnn")
+    for restored in (sklnn.load(tmp_path / "model.sklnn"), pickle.loads(pickle.dumps(model)),
+                     copy.deepcopy(model)):
+        assert type(restored) is type(model)
+        np.testing.assert_allclose(restored.predict(X), expected, rtol=1e-6)
