@@ -32,18 +32,31 @@ def _score(workload, output: np.ndarray, y_test: np.ndarray) -> float:
     return float(accuracy_score(y_test, np.asarray(output).argmax(axis=1)))
 
 
-def _timed(fn, device):
-    _sync(device)
-    started = time.perf_counter()
-    result = fn()
-    _sync(device)
-    return result, time.perf_counter() - started
+class Clock:
+    """Wall-clock seconds, and CPU seconds of this process (all its threads) beside them.
+
+    Under load the CPU time of a single-threaded run is much steadier than its
+    wall time, which makes it the better measure of an engine's own overhead.
+    """
+
+    def __init__(self) -> None:
+        self.cpu = {}
+
+    def timed(self, name: str, fn, device):
+        _sync(device)
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        _sync(device)
+        self.cpu[name] = time.process_time() - cpu
+        return result, time.perf_counter() - wall
 
 
-def _report(workload, fit_s, predict_s, predict, data, threads, epochs_run) -> dict:
+def _report(workload, clock, fit_s, predict_s, predict, data, threads, epochs_run) -> dict:
     return dict(
         fit_s=fit_s,
         predict_s=predict_s,
+        fit_cpu_s=clock.cpu["fit"],
+        predict_cpu_s=clock.cpu["predict"],
         predict_rows=int(data["X_predict"].shape[0]),
         score=_score(workload, predict(data["X_test"]), data["y_test"]),
         threads=threads,
@@ -60,41 +73,46 @@ class _ThreadRecorder(Callback):
 
 
 def run_sklnn(workload, data, device):
+    clock = Clock()
     recorder = _ThreadRecorder()
     estimator = workload.make_sklnn(workload)
     estimator.set_params(device=str(device), callbacks=[recorder])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, fit_s = _timed(lambda: estimator.fit(data["X_train"], data["y_train"]), device)
+        _, fit_s = clock.timed("fit", lambda: estimator.fit(data["X_train"], data["y_train"]),
+                               device)
 
     def predict(X):
         if workload.task == "regression":
             return estimator.predict(X)
         return estimator.predict_proba(X)
 
-    _, predict_s = _timed(lambda: predict(data["X_predict"]), device)
-    return _report(workload, fit_s, predict_s, predict, data, recorder.threads,
+    _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
+    return _report(workload, clock, fit_s, predict_s, predict, data, recorder.threads,
                    estimator.n_iter_)
 
 
 # ------------------------------------------------------------ scikit-learn
 def run_sklearn(workload, data, device):
+    clock = Clock()
     from threadpoolctl import threadpool_info
 
     estimator = workload.make_sklearn(workload)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, fit_s = _timed(lambda: estimator.fit(data["X_train"], data["y_train"]), device)
+        _, fit_s = clock.timed("fit", lambda: estimator.fit(data["X_train"], data["y_train"]),
+                               device)
 
     def predict(X):
         if workload.task == "regression":
             return estimator.predict(X)
         return estimator.predict_proba(X)
 
-    _, predict_s = _timed(lambda: predict(data["X_predict"]), device)
+    _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
     blas_threads = max((p["num_threads"] for p in threadpool_info()
                         if p["user_api"] == "blas"), default=None)
-    return _report(workload, fit_s, predict_s, predict, data, blas_threads, estimator.n_iter_)
+    return _report(workload, clock, fit_s, predict_s, predict, data, blas_threads,
+                   estimator.n_iter_)
 
 
 # --------------------------------------------------------- hand-written loop
@@ -142,6 +160,7 @@ def run_torch_loop(workload, data, device):
     It uses the intra-op thread count sklnn's engine picks for the same work, so
     the sklnn / loop ratio measures the engine's overhead, not the thread choice.
     """
+    clock = Clock()
     X_train, y_train = data["X_train"], data["y_train"]
     torch.manual_seed(0)
     module = workload.make_module(X_train.shape[1], workload.n_outputs(y_train))
@@ -169,7 +188,7 @@ def run_torch_loop(workload, data, device):
 
     with thread_budget(threads_for(step_flops)):
         threads = torch.get_num_threads()
-        model, fit_s = _timed(fit, device)
+        model, fit_s = clock.timed("fit", fit, device)
     model.eval()
 
     def predict(X_numpy):
@@ -186,12 +205,13 @@ def run_torch_loop(workload, data, device):
             result = np.hstack([1 - result, result])
         return result
 
-    _, predict_s = _timed(lambda: predict(data["X_predict"]), device)
-    return _report(workload, fit_s, predict_s, predict, data, threads, workload.epochs)
+    _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
+    return _report(workload, clock, fit_s, predict_s, predict, data, threads, workload.epochs)
 
 
 # ------------------------------------------------------------------- skorch
 def run_skorch(workload, data, device):
+    clock = Clock()
     import skorch
 
     X_train, y_train = data["X_train"], data["y_train"]
@@ -221,15 +241,15 @@ def run_skorch(workload, data, device):
         net = skorch.NeuralNetRegressor(criterion=torch.nn.MSELoss, **common)
         y = np.asarray(y_train, dtype=np.float32).reshape(len(y_train), -1)
     threads = torch.get_num_threads()
-    _, fit_s = _timed(lambda: net.fit(X_train, y), device)
+    _, fit_s = clock.timed("fit", lambda: net.fit(X_train, y), device)
 
     def predict(X):
         if workload.task == "regression":
             return net.predict(X).reshape(len(X), -1).squeeze(1)
         return net.predict_proba(X)
 
-    _, predict_s = _timed(lambda: predict(data["X_predict"]), device)
-    return _report(workload, fit_s, predict_s, predict, data, threads,
+    _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
+    return _report(workload, clock, fit_s, predict_s, predict, data, threads,
                    len(net.history))
 
 
