@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from sklnn.engine.objectives import BinaryLogLoss, RegressionLoss, SoftmaxLogLoss
+from sklnn.engine.solvers import OptimizerStep, make_optimizer
+from sklnn.modules.mlp import MLP
 
 
 @pytest.mark.parametrize(
@@ -22,3 +24,42 @@ def test_mean_loss_is_the_mean_of_per_sample_losses(objective, n_outputs):
         y = torch.rand(50, n_outputs, generator=g, dtype=torch.float64) * 3
     expected = objective.per_sample_loss(raw, y).mean()
     torch.testing.assert_close(objective.mean_loss(raw, y), expected, rtol=1e-12, atol=0)
+
+
+def _two_copies(solver, weight_decay=0.0):
+    torch.manual_seed(0)
+    a = MLP(5, (7,), 3)
+    b = MLP(5, (7,), 3)
+    b.load_state_dict(a.state_dict())
+    make = lambda m: make_optimizer(solver, m.parameters(), learning_rate_init=0.01,  # noqa: E731
+                                    weight_decay=weight_decay)
+    return a, make(a), b, make(b)
+
+
+@pytest.mark.parametrize("solver, weight_decay", [("adam", 0.0), ("adamw", 0.1)])
+def test_direct_adam_step_matches_optimizer_step(solver, weight_decay):
+    a, opt_a, b, opt_b = _two_copies(solver, weight_decay)
+    step_b = OptimizerStep(opt_b)
+    assert step_b.direct
+    X, y = torch.randn(20, 5), torch.randint(0, 3, (20,))
+    for _ in range(4):
+        opt_a.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(a(X), y).backward()
+        opt_a.step()
+        step_b.zero_grad()
+        torch.nn.functional.cross_entropy(b(X), y).backward()
+        step_b()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    sa, sb = opt_a.state_dict()["state"], opt_b.state_dict()["state"]
+    for key in sa:
+        for name in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(sa[key][name], sb[key][name])
+
+
+def test_direct_step_steps_aside_for_hooks_and_other_optimisers():
+    _, _, b, opt_b = _two_copies("adam")
+    opt_b.register_step_post_hook(lambda *args: None)
+    assert not OptimizerStep(opt_b).direct
+    _, _, b, opt_b = _two_copies("sgd")
+    assert not OptimizerStep(opt_b).direct

@@ -21,7 +21,7 @@ from torch import nn
 
 from sklnn.engine.batches import Batches
 from sklnn.engine.objectives import Objective
-from sklnn.engine.solvers import LearningRateSchedule, current_learning_rate
+from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
 
 
 class TrainingStopped:
@@ -132,6 +132,7 @@ class Trainer:
         self.state: ProgressState | None = None
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._penalised = penalised_parameters(module)
+        self._optimizer_step: OptimizerStep | None = None
         self._scaler = (
             torch.amp.GradScaler(device.type) if autocast_dtype == torch.float16 else None
         )
@@ -150,6 +151,11 @@ class Trainer:
 
     def add_l2_gradient(self, normaliser) -> torch.Tensor | None:
         """Add d/dW of 0.5 * alpha * ||W||^2 / n to the gradients; return the penalty."""
+        norms = self._add_l2_gradient_norms(normaliser)
+        return None if norms is None else self._penalty(norms, normaliser)
+
+    def _add_l2_gradient_norms(self, normaliser) -> list[torch.Tensor] | None:
+        """The gradient half of ``add_l2_gradient``; returns the weights' norms, or None."""
         if self.alpha == 0.0 or not self._penalised:
             return None
         weights = [p for p in self._penalised if p.grad is not None]
@@ -158,12 +164,21 @@ class Trainer:
             torch._foreach_add_(grads, torch._foreach_mul(weights, self.alpha / normaliser))
         else:
             torch._foreach_add_(grads, weights, alpha=self.alpha / normaliser)
-        squares = torch.stack(torch._foreach_norm(weights)).square().sum()
-        return (0.5 * self.alpha) * squares / normaliser
+        return torch._foreach_norm(weights)
 
-    def train_step(self, X, y, weight) -> torch.Tensor:
-        """Forward, backward and optimiser step on one batch; returns the detached loss."""
-        self.optimizer.zero_grad(set_to_none=True)
+    def _penalty(self, norms, normaliser) -> torch.Tensor:
+        return (0.5 * self.alpha) * torch.stack(norms).square().sum() / normaliser
+
+    def _step_parts(self, X, y, weight):
+        """Forward, backward, L2 gradient and optimiser step on one batch.
+
+        Returns the detached data loss, its normaliser and the weights' norms
+        (None without penalty); the penalty itself is left to the caller.
+        """
+        step = self._optimizer_step
+        if step is None:
+            step = self._optimizer_step = OptimizerStep(self.optimizer)
+        step.zero_grad()
         with self.autocast():
             raw = self.forward(X)
         loss, normaliser = self.get_loss(raw, y, weight)
@@ -172,14 +187,18 @@ class Trainer:
             self._scaler.unscale_(self.optimizer)
         else:
             loss.backward()
-        penalty = self.add_l2_gradient(normaliser)
+        norms = self._add_l2_gradient_norms(normaliser)
         if self._scaler is not None:
             self._scaler.step(self.optimizer)
             self._scaler.update()
         else:
-            self.optimizer.step()
-        loss = loss.detach()
-        return loss if penalty is None else loss + penalty
+            step()
+        return loss.detach(), normaliser, norms
+
+    def train_step(self, X, y, weight) -> torch.Tensor:
+        """Forward, backward and optimiser step on one batch; returns the detached loss."""
+        loss, normaliser, norms = self._step_parts(X, y, weight)
+        return loss if norms is None else loss + self._penalty(norms, normaliser)
 
     @torch.inference_mode()
     def validation_step(self, batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,6 +220,7 @@ class Trainer:
 
     def run_epoch(self, batches: Batches) -> torch.Tensor:
         """One pass over the training batches; returns the mean loss as a device tensor."""
+        self._optimizer_step = OptimizerStep(self.optimizer)
         total = torch.zeros((), device=self.device, dtype=torch.float64)
         batch_hooks = [cb for cb in self.callbacks if cb.wants_batches()]
         for index, (X, y, w) in enumerate(batches.epoch(self.shuffle_generator)):
