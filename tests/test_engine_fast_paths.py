@@ -1,10 +1,14 @@
 """The engine's fast paths compute what the plain paths compute (no timing here)."""
 
+import numpy as np
 import pytest
 import torch
 
+from sklnn.callbacks import Callback
+from sklnn.engine.batches import Batches
 from sklnn.engine.objectives import BinaryLogLoss, RegressionLoss, SoftmaxLogLoss
 from sklnn.engine.solvers import OptimizerStep, make_optimizer
+from sklnn.engine.trainer import ProgressState, Trainer
 from sklnn.modules.mlp import MLP
 
 
@@ -63,3 +67,34 @@ def test_direct_step_steps_aside_for_hooks_and_other_optimisers():
     assert not OptimizerStep(opt_b).direct
     _, _, b, opt_b = _two_copies("sgd")
     assert not OptimizerStep(opt_b).direct
+
+
+class _BatchHook(Callback):
+    def on_batch_end(self, trainer, batch_index, loss):
+        pass
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_epoch_loss_without_batch_hooks_matches_per_step_accumulation(weighted):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = rng.integers(0, 3, 300)
+    w = rng.uniform(0.5, 2.0, 300) if weighted else None
+    results = []
+    for callbacks in ([], [_BatchHook()]):
+        torch.manual_seed(0)
+        module = MLP(4, (8, 6), 3).double()
+        optimizer = make_optimizer("adam", module.parameters(), learning_rate_init=0.01)
+        trainer = Trainer(module, SoftmaxLogLoss(), optimizer, device=torch.device("cpu"),
+                          alpha=0.01, max_epochs=3, tol=0.0, n_iter_no_change=100,
+                          shuffle_generator=torch.Generator().manual_seed(1),
+                          callbacks=callbacks)
+        batches = Batches(X, [y, w], device=torch.device("cpu"), dtype=torch.float64,
+                          other_dtypes=[torch.long, torch.float64], batch_size=64)
+        state = ProgressState.start(False)
+        trainer.fit(batches, None, state)
+        results.append((state.loss_curve, [p.detach().clone() for p in module.parameters()]))
+    (curve_fast, params_fast), (curve_plain, params_plain) = results
+    np.testing.assert_allclose(curve_fast, curve_plain, rtol=1e-13)
+    for a, b in zip(params_fast, params_plain):
+        assert torch.equal(a, b)
