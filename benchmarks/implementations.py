@@ -240,13 +240,19 @@ def run_skorch(workload, data, device):
     else:
         net = skorch.NeuralNetRegressor(criterion=torch.nn.MSELoss, **common)
         y = np.asarray(y_train, dtype=np.float32).reshape(len(y_train), -1)
-    threads = torch.get_num_threads()
-    _, fit_s = clock.timed("fit", lambda: net.fit(X_train, y), device)
+    # skorch gets the thread count sklnn's engine picks (its default, all cores, collapses
+    # on a busy machine), so the ratios measure its per-batch overhead.
+    step_flops = 3 * workload.batch_size * _flops_per_sample(module)
+    with thread_budget(threads_for(step_flops)):
+        threads = torch.get_num_threads()
+        _, fit_s = clock.timed("fit", lambda: net.fit(X_train, y), device)
 
     def predict(X):
-        if workload.task == "regression":
-            return net.predict(X).reshape(len(X), -1).squeeze(1)
-        return net.predict_proba(X)
+        rows = min(X.shape[0], PREDICT_BATCH_ROWS)
+        with thread_budget(threads_for(rows * _flops_per_sample(module))):
+            if workload.task == "regression":
+                return net.predict(X).reshape(len(X), -1).squeeze(1)
+            return net.predict_proba(X)
 
     _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
     return _report(workload, clock, fit_s, predict_s, predict, data, threads,
