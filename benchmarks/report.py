@@ -12,8 +12,10 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 # (label, numerator implementation, denominator implementation, measured quantity, target)
 RATIOS = [
     ("sklnn fit / loop fit", "sklnn", "torch_loop", "fit_s", "<= 1.10"),
+    ("sklnn fit / loop fit, CPU s", "sklnn", "torch_loop", "fit_cpu_s", "<= 1.10"),
     ("sklnn predict / bare forward", "sklnn", "torch_loop", "predict_s", "<= 1.10"),
     ("skorch fit / sklnn fit", "skorch", "sklnn", "fit_s", ">= 2 blobs, > 1 else"),
+    ("skorch fit / sklnn fit, CPU s", "skorch", "sklnn", "fit_cpu_s", ""),
     ("skorch predict / sklnn predict", "skorch", "sklnn", "predict_s", ">= 3"),
     ("sklearn fit / sklnn fit", "sklearn", "sklnn", "fit_s", ">= 1"),
     ("sklearn predict / sklnn predict", "sklearn", "sklnn", "predict_s", ""),
@@ -38,8 +40,8 @@ def summarize(workload_record: dict) -> dict:
         ok = [r for r in runs if r["implementation"] == impl and "error" not in r]
         per_impl[impl] = {
             key: spread(r.get(key) for r in ok)
-            for key in ("fit_s", "predict_s", "score", "peak_rss_mb", "rss_growth_mb",
-                        "cuda_max_allocated_mb", "load_before")
+            for key in ("fit_s", "fit_cpu_s", "predict_s", "predict_cpu_s", "score",
+                        "peak_rss_mb", "rss_growth_mb", "cuda_max_allocated_mb", "load_before")
         }
         per_impl[impl]["threads"] = sorted({r["threads"] for r in ok if r.get("threads")})
         per_impl[impl]["errors"] = [r["error"] for r in runs
@@ -50,7 +52,7 @@ def summarize(workload_record: dict) -> dict:
         for repeat in {r["repeat"] for r in runs}:
             a = [r for r in runs if r["repeat"] == repeat and r["implementation"] == top]
             b = [r for r in runs if r["repeat"] == repeat and r["implementation"] == bottom]
-            if a and b and "error" not in a[0] and "error" not in b[0]:
+            if a and b and a[0].get(key) and b[0].get(key):
                 paired.append(a[0][key] / b[0][key])
         if paired:
             ratios[label] = dict(spread(paired), target=target)
@@ -98,21 +100,23 @@ def markdown(payload: dict) -> str:
         "measurement in its own forked process. All inputs are float32; everyone trains the "
         "same network with Adam for the same number of epochs (no early stopping). Predict "
         "is `predict_proba` (classifiers) or `predict` on 100,000 rows; the loop's "
-        "\"predict\" is a bare batched forward pass (8,192 rows) under `torch.inference_mode`.",
+        "\"predict\" is a bare batched forward pass (8,192 rows) under `torch.inference_mode`. "
+        "CPU s is the process's CPU time (all threads), steadier than wall time under load for "
+        "single-threaded runs.",
         "",
     ]
     compare = [w for w in payload["workloads"] if w["group"] == "compare"]
     if compare:
         lines += [
-            "| Workload | Implementation | fit s | predict ms | predict rows/s | score | "
-            "peak RSS MB (growth) | threads |",
-            "|---|---|---|---|---|---|---|---|",
+            "| Workload | Implementation | fit s | fit CPU s | predict ms | predict rows/s | "
+            "score | peak RSS MB (growth) | threads |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for w in compare:
             for impl, s in w["summary"]["implementations"].items():
                 if s["fit_s"] is None:
                     lines.append(f"| {w['name']} | {LABELS[impl]} | failed: "
-                                 f"{'; '.join(s['errors'])[:80]} | | | | | |")
+                                 f"{'; '.join(s['errors'])[:80]} | | | | | | |")
                     continue
                 rows_per_s = w["predict_rows"] / s["predict_s"]["median"]
                 rss = s["peak_rss_mb"]["median"] if s["peak_rss_mb"] else float("nan")
@@ -121,6 +125,7 @@ def markdown(payload: dict) -> str:
                 cuda_text = f", CUDA {cuda['median']:.0f}" if cuda else ""
                 lines.append(
                     f"| {w['name']} ({w['epochs']} ep.) | {LABELS[impl]} | {_fmt(s['fit_s'])} | "
+                    f"{s['fit_cpu_s']['median'] if s['fit_cpu_s'] else float('nan'):.2f} | "
                     f"{_fmt(s['predict_s'], 1000, 0)} | {rows_per_s:,.0f} | "
                     f"{_score_name(w['task'])} {s['score']['median']:.4f} | "
                     f"{rss:.0f} (+{growth:.0f}{cuda_text}) | "

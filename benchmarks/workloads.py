@@ -162,25 +162,25 @@ def compare_workloads(quick: bool) -> list[Workload]:
         Workload(
             "blobs 2-100-1", "binary", blobs_data(10_000), sklnn_mlp((100,)),
             mlp_module((100,)), sklearn_mlp((100,)), batch_size=128,
-            epochs=20 if quick else 100, repeats=3 if quick else 5,
+            epochs=10 if quick else 100, repeats=3,
             description="lecture Gaussian blobs, 10,000 samples",
         ),
         Workload(
             "MNIST 784-300-100-10", "multiclass", mnist_data, sklnn_mlp((300, 100)),
             mlp_module((300, 100)), sklearn_mlp((300, 100)), batch_size=128,
-            epochs=3 if quick else 20, repeats=3,
+            epochs=2 if quick else 20, repeats=3,
             description="bundled MNIST, 8,000 train / 2,000 test",
         ),
         Workload(
             "wide 100-512-256-1", "binary", wide_data(20_000 if quick else 200_000),
             sklnn_mlp((512, 256)), mlp_module((512, 256)), sklearn_mlp((512, 256)),
-            batch_size=256, epochs=2 if quick else 3, repeats=3,
+            batch_size=256, epochs=1, repeats=3,
             description=f"make_classification, {20_000 if quick else 200_000:,} x 100",
         ),
         Workload(
             "regression 20-128-64-1", "regression", regression_data(20_000 if quick else 50_000),
             sklnn_mlp((128, 64)), mlp_module((128, 64)), sklearn_mlp((128, 64)),
-            batch_size=256, epochs=5 if quick else 20, repeats=3 if quick else 5,
+            batch_size=256, epochs=3 if quick else 20, repeats=3,
             description=f"Friedman #1, {20_000 if quick else 50_000:,} x 20, standardised y",
         ),
     ]
@@ -188,12 +188,12 @@ def compare_workloads(quick: bool) -> list[Workload]:
 
 def scaling_n_workloads(quick: bool) -> list[Workload]:
     """Fit time as n_samples grows 10x and 100x on the blobs network: must stay linear."""
-    base = 2_000 if quick else 10_000
+    base = 1_000 if quick else 10_000
     return [
         Workload(
             f"blobs n={n:,}", "binary", blobs_data(n, n_predict=10_000), sklnn_mlp((100,)),
             mlp_module((100,)), sklearn_mlp((100,)), batch_size=128,
-            epochs=2 if quick else 5, repeats=3,
+            epochs=1 if quick else 2, repeats=2,
             implementations=("sklnn", "torch_loop", "sklearn"), group="scaling_n",
             params={"n_samples": n},
         )
@@ -207,7 +207,7 @@ def scaling_batch_workloads(quick: bool) -> list[Workload]:
         Workload(
             f"MNIST batch={b}", "multiclass", mnist_data, sklnn_mlp((300, 100)),
             mlp_module((300, 100)), sklearn_mlp((300, 100)), batch_size=b,
-            epochs=1 if quick else 5, repeats=3 if quick else 3,
+            epochs=1 if quick else 2, repeats=2,
             implementations=("sklnn", "torch_loop", "sklearn"), group="scaling_batch",
             params={"batch_size": b},
         )
