@@ -98,3 +98,44 @@ def test_epoch_loss_without_batch_hooks_matches_per_step_accumulation(weighted):
     np.testing.assert_allclose(curve_fast, curve_plain, rtol=1e-13)
     for a, b in zip(params_fast, params_plain):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize(
+    "objective, n_outputs",
+    [(BinaryLogLoss(), 1), (BinaryLogLoss(), 3), (SoftmaxLogLoss(), 4),
+     (RegressionLoss("squared_error"), 2)],
+)
+def test_dense_gradients_match_autograd(activation, objective, n_outputs):
+    from sklnn.engine.dense_gradients import DenseGradients
+
+    g = torch.Generator().manual_seed(0)
+    module = MLP(5, (7, 6), n_outputs, activation=activation).double()
+    X = torch.randn(33, 5, generator=g, dtype=torch.float64)
+    if isinstance(objective, SoftmaxLogLoss):
+        y = torch.randint(0, n_outputs, (33,), generator=g)
+    elif isinstance(objective, BinaryLogLoss):
+        y = (torch.rand(33, n_outputs, generator=g) > 0.5).double()
+    else:
+        y = torch.randn(33, n_outputs, generator=g, dtype=torch.float64)
+    expected_loss = objective.mean_loss(module(X), y)
+    expected_loss.backward()
+    expected = [p.grad.clone() for p in module.parameters()]
+    module.zero_grad(set_to_none=True)
+    dense = DenseGradients.build(module, objective)
+    assert dense is not None
+    loss = dense(X, y)
+    torch.testing.assert_close(loss, expected_loss.detach(), rtol=1e-12, atol=0)
+    for p, grad in zip(module.parameters(), expected):
+        assert p.grad.shape == p.shape
+        torch.testing.assert_close(p.grad, grad, rtol=1e-10, atol=1e-14)
+
+
+def test_dense_gradients_step_aside_for_dropout_batch_norm_and_other_losses():
+    from sklnn.engine.dense_gradients import DenseGradients
+
+    assert DenseGradients.build(MLP(3, (4,), 2, dropout=0.5), SoftmaxLogLoss()) is None
+    assert DenseGradients.build(MLP(3, (4,), 2, batch_norm=True), SoftmaxLogLoss()) is None
+    assert DenseGradients.build(MLP(3, (4,), 2, activation="gelu"), SoftmaxLogLoss()) is None
+    assert DenseGradients.build(MLP(3, (4,), 2), RegressionLoss("huber")) is None
+    assert DenseGradients.build(torch.nn.Linear(3, 2), SoftmaxLogLoss()) is None

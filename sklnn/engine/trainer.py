@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from sklnn.engine.batches import Batches
+from sklnn.engine.dense_gradients import DenseGradients
 from sklnn.engine.objectives import Objective
 from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
 
@@ -133,6 +134,12 @@ class Trainer:
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._penalised = penalised_parameters(module)
         self._optimizer_step: OptimizerStep | None = None
+        # Gradients written out by hand for plain MLPs (autograd costs more than the
+        # arithmetic on small networks); not with autocast, compile or a get_loss override.
+        self._dense = None
+        if (autocast_dtype is None and not compile
+                and type(self).get_loss is Trainer.get_loss):
+            self._dense = DenseGradients.build(module, objective)
         self._scaler = (
             torch.amp.GradScaler(device.type) if autocast_dtype == torch.float16 else None
         )
@@ -179,6 +186,11 @@ class Trainer:
         if step is None:
             step = self._optimizer_step = OptimizerStep(self.optimizer)
         step.zero_grad()
+        if weight is None and self._dense is not None:
+            loss = self._dense(X, y)
+            norms = self._add_l2_gradient_norms(X.shape[0])
+            step()
+            return loss, X.shape[0], norms
         with self.autocast():
             raw = self.forward(X)
         loss, normaliser = self.get_loss(raw, y, weight)
