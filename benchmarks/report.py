@@ -80,7 +80,8 @@ def _score_name(task: str) -> str:
 
 def _machine_line(payload: dict) -> str:
     m = payload["machine"]
-    blas = ", ".join(f"{b['internal_api']} {b['num_threads']} threads" for b in m.get("blas", []))
+    blas = ", ".join(sorted({f"{b['internal_api']} {b['num_threads']} threads"
+                             for b in m.get("blas", [])}))
     device = m.get("gpu") or m.get("device")
     loads = payload.get("load", {})
     return (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+import json
 import os
 import statistics
 import sys
@@ -44,6 +45,8 @@ def parse_args(argv=None):
                         help="also update latest.md, README.md and docs/ from a quick run")
     parser.add_argument("--no-publish", action="store_true",
                         help="write only the JSON and results/quick.md, even for a full run")
+    parser.add_argument("--render", metavar="JSON", default=None,
+                        help="measure nothing: regenerate the tables from a results file")
     return parser.parse_args(argv)
 
 
@@ -133,6 +136,17 @@ def publish(payload: dict, markdown: str) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.render:
+        payload = json.loads(Path(args.render).read_text())
+        for workload in payload["workloads"]:
+            workload["summary"] = report.summarize(workload)
+        markdown = report.markdown(payload)
+        if payload["mode"] == "full" or args.publish:
+            publish(payload, markdown)
+            print(f"rendered {args.render} into latest.md, README.md and docs/benchmarks.md")
+        else:
+            (RESULTS / "quick.md").write_text(markdown)
+        return 0
     began = time.perf_counter()
     payload = run(args)
     payload["duration_s"] = time.perf_counter() - began
