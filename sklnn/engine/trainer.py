@@ -185,12 +185,12 @@ class Trainer:
         step = self._optimizer_step
         if step is None:
             step = self._optimizer_step = OptimizerStep(self.optimizer)
-        step.zero_grad()
         if weight is None and self._dense is not None:
-            loss = self._dense(X, y)
+            loss = self._dense(X, y)  # overwrites every .grad, no zeroing needed
             norms = self._add_l2_gradient_norms(X.shape[0])
             step()
             return loss, X.shape[0], norms
+        step.zero_grad()
         with self.autocast():
             raw = self.forward(X)
         loss, normaliser = self.get_loss(raw, y, weight)
