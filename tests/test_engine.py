@@ -165,6 +165,7 @@ def test_threads_follow_work_size_and_machine_load(monkeypatch):
     monkeypatch.setattr(threads.torch, "get_num_threads", lambda: 2)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
     assert threads.threads_for(1e3) == 1  # tiny step: dispatch-bound
-    assert threads.threads_for(1e9) is None  # big step on an idle machine: keep 2
+    big = 10 * threads.SINGLE_THREAD_FLOPS
+    assert threads.threads_for(big) is None  # big step on an idle machine: keep 2
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.2, 1.0, 1.0))
-    assert threads.threads_for(1e9) == 1  # another process holds a core
+    assert threads.threads_for(big) == 1  # another process holds a core

@@ -22,6 +22,10 @@ class Objective:
     def per_sample_loss(self, raw: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def mean_loss(self, raw: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean of ``per_sample_loss``; subclasses fuse the reductions (fewer ops per step)."""
+        return self.per_sample_loss(raw, y).mean()
+
     def score(
         self, raw: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -40,9 +44,9 @@ class Objective:
         The normaliser (batch size or weight sum) also scales the L2 penalty, as
         in scikit-learn. A batch whose weights are all zero contributes no loss.
         """
-        losses = self.per_sample_loss(raw, y)
         if weight is None:
-            return losses.mean(), losses.shape[0]
+            return self.mean_loss(raw, y), raw.shape[0]
+        losses = self.per_sample_loss(raw, y)
         total = weight.sum()
         normaliser = torch.where(total > 0, total, torch.ones_like(total))
         return (losses * weight).sum() / normaliser, normaliser
@@ -56,6 +60,11 @@ class BinaryLogLoss(Objective):
 
     def per_sample_loss(self, raw, y):
         return F.binary_cross_entropy_with_logits(raw, y, reduction="none").sum(dim=1)
+
+    def mean_loss(self, raw, y):
+        # The per-label mean times the number of labels is the mean per-sample sum.
+        loss = F.binary_cross_entropy_with_logits(raw, y)
+        return loss if raw.shape[1] == 1 else loss * raw.shape[1]
 
     def score(self, raw, y, weight=None):
         # Subset accuracy, as accuracy_score computes it for multilabel targets.
@@ -73,6 +82,9 @@ class SoftmaxLogLoss(Objective):
 
     def per_sample_loss(self, raw, y):
         return F.cross_entropy(raw, y, reduction="none")
+
+    def mean_loss(self, raw, y):
+        return F.cross_entropy(raw, y)
 
     def score(self, raw, y, weight=None):
         return _weighted_mean((raw.argmax(dim=1) == y).to(raw.dtype), weight)
@@ -120,6 +132,12 @@ class RegressionLoss(Objective):
         else:
             per_output = F.huber_loss(raw, y, reduction="none", delta=1.0)
         return per_output.mean(dim=1)
+
+    def mean_loss(self, raw, y):
+        if self.loss == "squared_error":
+            # Every sample has the same number of outputs: the mean over all entries.
+            return 0.5 * F.mse_loss(raw, y)
+        return self.per_sample_loss(raw, y).mean()
 
     def score(self, raw, y, weight=None):
         return _r2(self.decode(raw), y, weight)

@@ -14,9 +14,17 @@ from contextlib import contextmanager
 
 import torch
 
-# Below this many floating-point operations per step one thread is faster
-# (measured on 2 cores with the benchmarks in benchmarks/).
-SINGLE_THREAD_FLOPS = 4e6
+# Below this many floating-point operations per step (or per predict batch) one thread
+# is used. Measured with ``python -m benchmarks.threads_crossover`` on the project's
+# 2-core machine while other jobs held it (load 7-8): a second OpenMP thread lost at
+# every size tried, 250x at 1e6 FLOPs, 35x at 2e8 (the MNIST MLP at batch 128), 6x at
+# 3e9 and still 2.4x at 1.3e10, because each op's barrier waits for a descheduled
+# thread. On an idle machine two threads gain at most about 1.8x on large products, so
+# the rule errs towards one thread: it loses up to that much on an idle machine and
+# avoids losing 6-250x on a busy one. Below the threshold the rule is fixed, so equal
+# random_state gives identical models whatever the load; above it, the thread count also
+# follows the load (idle_cores), and results may differ in the last bits between runs.
+SINGLE_THREAD_FLOPS = 1e10
 
 _lock = threading.Lock()
 _depth = 0

@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from sklnn.engine.batches import Batches
+from sklnn.engine.dense_gradients import DenseGradients
 from sklnn.engine.objectives import Objective
-from sklnn.engine.solvers import LearningRateSchedule, current_learning_rate
+from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
 
 
 class TrainingStopped:
@@ -142,6 +143,13 @@ class Trainer:
         self.state: ProgressState | None = None
         self.best_weights: dict[str, torch.Tensor] | None = None
         self._penalised = penalised_parameters(module)
+        self._optimizer_step: OptimizerStep | None = None
+        # Gradients written out by hand for plain MLPs (autograd costs more than the
+        # arithmetic on small networks); not with autocast, compile or a get_loss override.
+        self._dense = None
+        if (autocast_dtype is None and not compile
+                and type(self).get_loss is Trainer.get_loss):
+            self._dense = DenseGradients.build(module, objective)
         self._scaler = (
             torch.amp.GradScaler(device.type) if autocast_dtype == torch.float16 else None
         )
@@ -160,6 +168,11 @@ class Trainer:
 
     def add_l2_gradient(self, normaliser) -> torch.Tensor | None:
         """Add d/dW of 0.5 * alpha * ||W||^2 / n to the gradients; return the penalty."""
+        norms = self._add_l2_gradient_norms(normaliser)
+        return None if norms is None else self._penalty(norms, normaliser)
+
+    def _add_l2_gradient_norms(self, normaliser) -> list[torch.Tensor] | None:
+        """The gradient half of ``add_l2_gradient``; returns the weights' norms, or None."""
         if self.alpha == 0.0 or not self._penalised:
             return None
         weights = [p for p in self._penalised if p.grad is not None]
@@ -168,12 +181,26 @@ class Trainer:
             torch._foreach_add_(grads, torch._foreach_mul(weights, self.alpha / normaliser))
         else:
             torch._foreach_add_(grads, weights, alpha=self.alpha / normaliser)
-        squares = torch.stack(torch._foreach_norm(weights)).square().sum()
-        return (0.5 * self.alpha) * squares / normaliser
+        return torch._foreach_norm(weights)
 
-    def train_step(self, X, y, weight) -> torch.Tensor:
-        """Forward, backward and optimiser step on one batch; returns the detached loss."""
-        self.optimizer.zero_grad(set_to_none=True)
+    def _penalty(self, norms, normaliser) -> torch.Tensor:
+        return (0.5 * self.alpha) * torch.stack(norms).square().sum() / normaliser
+
+    def _step_parts(self, X, y, weight):
+        """Forward, backward, L2 gradient and optimiser step on one batch.
+
+        Returns the detached data loss, its normaliser and the weights' norms
+        (None without penalty); the penalty itself is left to the caller.
+        """
+        step = self._optimizer_step
+        if step is None:
+            step = self._optimizer_step = OptimizerStep(self.optimizer)
+        if weight is None and self._dense is not None:
+            loss = self._dense(X, y)  # overwrites every .grad, no zeroing needed
+            norms = self._add_l2_gradient_norms(X.shape[0])
+            step()
+            return loss, X.shape[0], norms
+        step.zero_grad()
         with self.autocast():
             raw = self.forward(X)
         loss, normaliser = self.get_loss(raw, y, weight)
@@ -182,14 +209,18 @@ class Trainer:
             self._scaler.unscale_(self.optimizer)
         else:
             loss.backward()
-        penalty = self.add_l2_gradient(normaliser)
+        norms = self._add_l2_gradient_norms(normaliser)
         if self._scaler is not None:
             self._scaler.step(self.optimizer)
             self._scaler.update()
         else:
-            self.optimizer.step()
-        loss = loss.detach()
-        return loss if penalty is None else loss + penalty
+            step()
+        return loss.detach(), normaliser, norms
+
+    def train_step(self, X, y, weight) -> torch.Tensor:
+        """Forward, backward and optimiser step on one batch; returns the detached loss."""
+        loss, normaliser, norms = self._step_parts(X, y, weight)
+        return loss if norms is None else loss + self._penalty(norms, normaliser)
 
     @torch.inference_mode()
     def validation_step(self, batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
@@ -211,14 +242,43 @@ class Trainer:
 
     def run_epoch(self, batches: Batches) -> torch.Tensor:
         """One pass over the training batches; returns the mean loss as a device tensor."""
-        total = torch.zeros((), device=self.device, dtype=torch.float64)
+        self._optimizer_step = OptimizerStep(self.optimizer)
         batch_hooks = [cb for cb in self.callbacks if cb.wants_batches()]
-        for index, (X, y, w) in enumerate(batches.epoch(self.shuffle_generator)):
-            loss = self.train_step(X, y, w)
-            total.add_(loss, alpha=X.shape[0])
-            for cb in batch_hooks:
-                cb.on_batch_end(self, index, loss)
-        return total / batches.n_samples
+        if batch_hooks or type(self).train_step is not Trainer.train_step:
+            total = torch.zeros((), device=self.device, dtype=torch.float64)
+            for index, (X, y, w) in enumerate(batches.epoch(self.shuffle_generator)):
+                loss = self.train_step(X, y, w)
+                total.add_(loss, alpha=X.shape[0])
+                for cb in batch_hooks:
+                    cb.on_batch_end(self, index, loss)
+            return total / batches.n_samples
+        # Nobody looks at a batch's loss: keep the parts and combine them once per epoch,
+        # which saves about eight small ops per step.
+        losses, normalisers, norms, rows = [], [], [], []
+        for X, y, w in batches.epoch(self.shuffle_generator):
+            loss, normaliser, batch_norms = self._step_parts(X, y, w)
+            losses.append(loss)
+            normalisers.append(normaliser)
+            norms.append(batch_norms)
+            rows.append(X.shape[0])
+        return self._epoch_mean_loss(losses, normalisers, norms, rows, batches.n_samples)
+
+    def _epoch_mean_loss(self, losses, normalisers, norms, rows, n_samples) -> torch.Tensor:
+        """Sample-weighted mean of (batch loss + batch penalty), computed as ``train_step`` does."""
+        loss = torch.stack(losses)
+        if norms[0] is not None:
+            if len({len(n) for n in norms}) == 1:
+                squares = torch.stack([t for n in norms for t in n]).reshape(len(norms), -1)
+                squares = squares.square().sum(dim=1)
+            else:
+                squares = torch.stack([torch.stack(n).square().sum() for n in norms])
+            if isinstance(normalisers[0], torch.Tensor):
+                divisor = torch.stack(normalisers).to(squares.dtype)
+            else:
+                divisor = torch.tensor(normalisers, dtype=squares.dtype, device=squares.device)
+            loss = loss + (0.5 * self.alpha) * squares / divisor
+        weights = torch.tensor(rows, dtype=torch.float64, device=loss.device)
+        return (loss.double() * weights).sum() / n_samples
 
     # --------------------------------------------------------------- the loop
     def _maybe_compile(self, batches: Batches) -> None:

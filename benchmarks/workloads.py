@@ -1,0 +1,228 @@
+"""The workloads: data, network, optimiser settings and who competes on each.
+
+To add a workload (a CNN, a ResNet, an RNN estimator...), write a function
+``my_workload(quick: bool) -> list[Workload]`` and append it to
+``WORKLOAD_FACTORIES`` at the bottom of this file. A workload names:
+
+- ``make_data``: returns float32 ``X_train, y_train, X_test, y_test, X_predict``
+  (``X_predict`` is what predict time is measured on, 100,000+ rows);
+- ``make_sklnn``: the sklnn estimator, unfitted, with the epochs and batch size below;
+- ``make_module``: the same network as a plain ``torch.nn.Module`` returning raw
+  outputs, for the hand-written loop and skorch;
+- ``make_sklearn``: scikit-learn's equivalent, or None where there is none.
+
+Everyone trains for exactly ``epochs`` epochs (no early stop) with Adam at
+``learning_rate``, batch ``batch_size`` and the L2 penalty ``alpha`` scaled
+as scikit-learn scales it (divided by the batch size, weights only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.datasets import make_classification, make_friedman1
+
+from sklnn import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.datasets import make_gaussian_blobs, mnist_train_test_split
+from sklnn.modules.mlp import MLP, glorot_uniform_
+
+ALL_IMPLEMENTATIONS = ("sklnn", "torch_loop", "sklearn", "skorch")
+PREDICT_ROWS = 100_000
+
+
+@dataclass
+class Workload:
+    name: str
+    task: str  # "binary", "multiclass" or "regression"
+    make_data: Callable[[], dict]
+    make_sklnn: Callable[[Workload], object]
+    make_module: Callable[[int, int], object]
+    make_sklearn: Callable[[Workload], object] | None
+    batch_size: int
+    epochs: int
+    learning_rate: float = 1e-3
+    alpha: float = 1e-4
+    repeats: int = 3
+    implementations: tuple[str, ...] = ALL_IMPLEMENTATIONS
+    #: rows of the table this workload belongs to: "compare", "scaling_n" or "scaling_batch"
+    group: str = "compare"
+    description: str = ""
+    #: free-form numbers for the report, e.g. {"n_samples": 10_000}
+    params: dict = field(default_factory=dict)
+
+    def n_outputs(self, y) -> int:
+        if self.task == "multiclass":
+            return int(np.max(y)) + 1
+        if self.task == "binary":
+            return 1
+        return 1 if np.ndim(y) == 1 else y.shape[1]
+
+
+# ---------------------------------------------------------------- shared pieces
+def mlp_module(hidden: tuple[int, ...]) -> Callable[[int, int], object]:
+    """sklnn's own MLP module with scikit-learn's initialisation, as a plain nn.Module."""
+
+    def build(n_features: int, n_outputs: int):
+        import torch
+
+        module = MLP(n_features, hidden, n_outputs)
+        glorot_uniform_(module, "relu", torch.Generator().manual_seed(0))
+        return module
+
+    return build
+
+
+def _fixed_epochs(workload: Workload) -> dict:
+    """Settings that make every implementation train exactly ``epochs`` epochs."""
+    return dict(
+        solver="adam",
+        alpha=workload.alpha,
+        batch_size=workload.batch_size,
+        learning_rate_init=workload.learning_rate,
+        max_iter=workload.epochs,
+        tol=0.0,
+        n_iter_no_change=workload.epochs + 1,
+        shuffle=True,
+        random_state=0,
+    )
+
+
+def sklnn_mlp(hidden: tuple[int, ...]):
+    def build(workload: Workload):
+        cls = MLPRegressorGPU if workload.task == "regression" else MLPClassifierGPU
+        return cls(hidden_layer_sizes=hidden, **_fixed_epochs(workload))
+
+    return build
+
+
+def sklearn_mlp(hidden: tuple[int, ...]):
+    def build(workload: Workload):
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+        cls = MLPRegressor if workload.task == "regression" else MLPClassifier
+        return cls(hidden_layer_sizes=hidden, **_fixed_epochs(workload))
+
+    return build
+
+
+def _tile(X: np.ndarray, rows: int) -> np.ndarray:
+    reps = -(-rows // X.shape[0])
+    return np.ascontiguousarray(np.tile(X, (reps, 1))[:rows])
+
+
+# ---------------------------------------------------------------- data sets
+def blobs_data(n_train: int, n_predict: int = PREDICT_ROWS) -> Callable[[], dict]:
+    def make():
+        X, y = make_gaussian_blobs(n_train, random_state=0)
+        X_test, y_test = make_gaussian_blobs(n_predict, random_state=1)
+        X_test = X_test.astype(np.float32)
+        return dict(X_train=X.astype(np.float32), y_train=y, X_test=X_test, y_test=y_test,
+                    X_predict=X_test)
+
+    return make
+
+
+def mnist_data() -> dict:
+    X_train, X_test, y_train, y_test = mnist_train_test_split(flatten=True)
+    return dict(X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+                X_predict=_tile(X_test, PREDICT_ROWS))
+
+
+def wide_data(n_train: int) -> Callable[[], dict]:
+    def make():
+        n_test = 20_000
+        X, y = make_classification(n_samples=n_train + n_test, n_features=100, n_informative=40,
+                                   n_redundant=20, random_state=0)
+        X = X.astype(np.float32)
+        return dict(X_train=X[:n_train], y_train=y[:n_train], X_test=X[n_train:],
+                    y_test=y[n_train:], X_predict=_tile(X[n_train:], PREDICT_ROWS))
+
+    return make
+
+
+def regression_data(n_train: int) -> Callable[[], dict]:
+    def make():
+        n_test = 20_000
+        X, y = make_friedman1(n_samples=n_train + n_test, n_features=20, noise=0.5,
+                              random_state=0)
+        y = (y - y[:n_train].mean()) / y[:n_train].std()
+        X, y = X.astype(np.float32), y.astype(np.float32)
+        return dict(X_train=X[:n_train], y_train=y[:n_train], X_test=X[n_train:],
+                    y_test=y[n_train:], X_predict=_tile(X[n_train:], PREDICT_ROWS))
+
+    return make
+
+
+# ---------------------------------------------------------------- workloads
+def compare_workloads(quick: bool) -> list[Workload]:
+    """sklnn against scikit-learn, skorch and the hand-written loop on MLPs."""
+    return [
+        Workload(
+            "blobs 2-100-1", "binary", blobs_data(10_000), sklnn_mlp((100,)),
+            mlp_module((100,)), sklearn_mlp((100,)), batch_size=128,
+            epochs=10 if quick else 100, repeats=3,
+            description="lecture Gaussian blobs, 10,000 samples",
+        ),
+        Workload(
+            "MNIST 784-300-100-10", "multiclass", mnist_data, sklnn_mlp((300, 100)),
+            mlp_module((300, 100)), sklearn_mlp((300, 100)), batch_size=128,
+            epochs=2 if quick else 20, repeats=3,
+            description="bundled MNIST, 8,000 train / 2,000 test",
+        ),
+        Workload(
+            "wide 100-512-256-1", "binary", wide_data(20_000 if quick else 200_000),
+            sklnn_mlp((512, 256)), mlp_module((512, 256)), sklearn_mlp((512, 256)),
+            batch_size=256, epochs=1, repeats=3,
+            description=f"make_classification, {20_000 if quick else 200_000:,} x 100",
+        ),
+        Workload(
+            "regression 20-128-64-1", "regression", regression_data(20_000 if quick else 50_000),
+            sklnn_mlp((128, 64)), mlp_module((128, 64)), sklearn_mlp((128, 64)),
+            batch_size=256, epochs=3 if quick else 20, repeats=3,
+            description=f"Friedman #1, {20_000 if quick else 50_000:,} x 20, standardised y",
+        ),
+    ]
+
+
+def scaling_n_workloads(quick: bool) -> list[Workload]:
+    """Fit time as n_samples grows 10x and 100x on the blobs network: must stay linear."""
+    base = 1_000 if quick else 10_000
+    return [
+        Workload(
+            f"blobs n={n:,}", "binary", blobs_data(n, n_predict=10_000), sklnn_mlp((100,)),
+            mlp_module((100,)), sklearn_mlp((100,)), batch_size=128,
+            epochs=1 if quick else 2, repeats=2,
+            implementations=("sklnn", "torch_loop", "sklearn"), group="scaling_n",
+            params={"n_samples": n},
+        )
+        for n in (base, 10 * base, 100 * base)
+    ]
+
+
+def scaling_batch_workloads(quick: bool) -> list[Workload]:
+    """Fit time as the batch size varies, on the MNIST network."""
+    return [
+        Workload(
+            f"MNIST batch={b}", "multiclass", mnist_data, sklnn_mlp((300, 100)),
+            mlp_module((300, 100)), sklearn_mlp((300, 100)), batch_size=b,
+            epochs=1 if quick else 2, repeats=2,
+            implementations=("sklnn", "torch_loop", "sklearn"), group="scaling_batch",
+            params={"batch_size": b},
+        )
+        for b in (32, 128, 512, 2048)
+    ]
+
+
+# Add new workload factories here (CNN, ResNet-20, RNN...): each takes ``quick`` and
+# returns a list of Workload. Their ``group`` decides the table they appear in.
+WORKLOAD_FACTORIES: list[Callable[[bool], list[Workload]]] = [
+    compare_workloads,
+    scaling_n_workloads,
+    scaling_batch_workloads,
+]
+
+
+def all_workloads(quick: bool) -> list[Workload]:
+    return [w for factory in WORKLOAD_FACTORIES for w in factory(quick)]
