@@ -7,8 +7,18 @@ scikit-learn estimators built on them.
 """
 
 from sklnn import callbacks, datasets
+from sklnn.estimators.cnn import CNNImageClassifier
 from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.estimators.resnet import ResNetClassifier
 
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifierGPU", "MLPRegressorGPU", "callbacks", "datasets", "__version__"]
+__all__ = [
+    "CNNImageClassifier",
+    "MLPClassifierGPU",
+    "MLPRegressorGPU",
+    "ResNetClassifier",
+    "callbacks",
+    "datasets",
+    "__version__",
+]
