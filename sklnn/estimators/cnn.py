@@ -6,9 +6,9 @@ import numbers
 
 from sklnn.estimators.images import (
     IMAGE_ATTRIBUTES_DOC,
-    IMAGE_PARAMS_DOC,
-    TRAINING_PARAMS_DOC,
     ImageClassifierBase,
+    image_params_doc,
+    training_params_doc,
 )
 from sklnn.modules.activations import ACTIVATIONS
 from sklnn.modules.cnn import CNN, PADDINGS, POOLINGS, pooled_layers
@@ -48,12 +48,10 @@ default="relu"
     dropout : float, default=0.0
         Dropout probability after every pooling layer and hidden dense layer.
     dense_layers : sequence of int, default=(64,)
-        Units of the hidden dense layers after the convolutional part.{IMAGE_PARAMS_DOC}
-        Default "constant".
-    solver : {{"adam", "adamw", "sgd", "lbfgs"}}, default="adam"{TRAINING_PARAMS_DOC}
-
-    Defaults of the training parameters: ``alpha=1e-4``, ``batch_size=128``,
-    ``learning_rate_init=1e-3``, ``max_iter=20``.
+        Units of the hidden dense layers after the convolutional part.{image_params_doc(
+        lr_schedule="constant")}
+    solver : {{"adam", "adamw", "sgd", "lbfgs"}}, default="adam"{training_params_doc(
+        alpha=0.0001, batch_size=128, learning_rate_init=0.001, max_iter=20, nesterov=True)}
 
     Attributes
     ----------{IMAGE_ATTRIBUTES_DOC}

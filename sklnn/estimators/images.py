@@ -33,7 +33,7 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 # Activation values one prediction batch may hold (times the element size): 128 MiB in float32.
 PREDICT_ACTIVATION_BUDGET = 32 * 2**20
 
-IMAGE_PARAMS_DOC = """
+_IMAGE_PARAMS_TEMPLATE = """
     input_shape : tuple of int or None, default=None
         Shape of one image when X is given as flat 2-D rows: ``(H, W)`` for one
         channel, or ``(C, H, W)`` / ``(H, W, C)`` as ``data_format`` says. Rows
@@ -42,7 +42,7 @@ IMAGE_PARAMS_DOC = """
         are read as one-channel ``s x s`` images (64 -> 8x8, 784 -> 28x28) and
         other rows as one-channel ``1 x n`` images. Image arrays (3-D or 4-D)
         carry their own shape.
-    data_format : {"auto", "channels_first", "channels_last"}, default="auto"
+    data_format : {{"auto", "channels_first", "channels_last"}}, default="auto"
         Layout of 4-D arrays and of a 3-element ``input_shape``. "auto" reads
         ``(a, b, c)`` as channels-last when ``c <= 4 < a`` (e.g. ``(32, 32, 3)``)
         and as channels-first otherwise; after fitting, 4-D arrays in either
@@ -54,7 +54,7 @@ IMAGE_PARAMS_DOC = """
     horizontal_flip : bool, default=False
         Training-time augmentation: mirror images left-right with probability
         0.5 (for natural images; not for digits).
-    lr_schedule : {"constant", "cosine", "step"}
+    lr_schedule : {{"constant", "cosine", "step"}}, default="{lr_schedule}"
         Learning-rate schedule over the ``max_iter`` epochs of one ``fit``:
         cosine annealing to zero, or the paper's step schedule (divide by 10
         at 50% and 75% of the epochs). Implemented with
@@ -62,16 +62,21 @@ IMAGE_PARAMS_DOC = """
         epoch at ``learning_rate_init``. With a schedule, reaching ``max_iter``
         is the plan and raises no ConvergenceWarning."""
 
-TRAINING_PARAMS_DOC = """
-    alpha : float
+
+def image_params_doc(*, lr_schedule: str) -> str:
+    """The image parameters' numpydoc entries with one estimator's defaults."""
+    return _IMAGE_PARAMS_TEMPLATE.format(lr_schedule=lr_schedule)
+
+_TRAINING_PARAMS_TEMPLATE = """
+    alpha : float, default={alpha}
         L2 penalty ``0.5 * alpha * ||W||^2`` on conv and dense weights, divided
         by the batch size as in scikit-learn (so per-step weight decay is
         ``alpha / batch_size``); with ``solver="adamw"`` it is AdamW's
-        decoupled weight decay instead.
-    batch_size : int or "auto"
+        decoupled weight decay instead.{alpha_note}
+    batch_size : int or "auto", default={batch_size}
         "auto" means min(200, n_samples).
-    learning_rate_init : float
-    max_iter : int
+    learning_rate_init : float, default={learning_rate_init}
+    max_iter : int, default={max_iter}
         Epochs (iterations for "lbfgs").
     shuffle : bool, default=True
         Shuffle the samples every epoch.
@@ -85,6 +90,7 @@ TRAINING_PARAMS_DOC = """
         Continue from the previous fit's weights.
     momentum : float, default=0.9
         For ``solver="sgd"``.
+    nesterovs_momentum : bool, default={nesterov}
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its accuracy
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore
@@ -102,10 +108,20 @@ TRAINING_PARAMS_DOC = """
     compile : bool, default=False
         Train a ``torch.compile``-d network (checked against eager mode on the
         first batch).
-    precision : {"auto", "float32", "float64", "bfloat16", "float16"}, default="auto"
+    precision : {{"auto", "float32", "float64", "bfloat16", "float16"}}, default="auto"
         "auto" computes in the input's float type on the CPU and in float32 on
-        accelerators; integer pixels are converted to float32, not rescaled
+        accelerators. Integer numpy arrays are converted to float32, not rescaled
         (divide by 255 yourself or put a scaler in a Pipeline)."""
+
+
+def training_params_doc(*, alpha, batch_size, learning_rate_init, max_iter, nesterov,
+                        alpha_note="") -> str:
+    """The training parameters' numpydoc entries with one estimator's defaults."""
+    return _TRAINING_PARAMS_TEMPLATE.format(
+        alpha=alpha, batch_size=batch_size, learning_rate_init=learning_rate_init,
+        max_iter=max_iter, nesterov=nesterov, alpha_note=alpha_note,
+    )
+
 
 IMAGE_ATTRIBUTES_DOC = """
     classes_ : ndarray of shape (n_classes,)

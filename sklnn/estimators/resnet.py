@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from sklnn.estimators.images import (
     IMAGE_ATTRIBUTES_DOC,
-    IMAGE_PARAMS_DOC,
-    TRAINING_PARAMS_DOC,
     ImageClassifierBase,
+    image_params_doc,
+    training_params_doc,
 )
 from sklnn.modules.resnet import SHORTCUTS, CifarResNet, blocks_per_stage
 from sklnn.validation import check_choice, check_real
+
+_ALPHA_NOTE = """
+        The default 0.0128 is 1e-4 x 128: at ``batch_size=128`` every step
+        decays the weights by the paper's 1e-4. Keep ``alpha / batch_size`` at
+        1e-4 when changing the batch size."""
 
 
 class ResNetClassifier(ImageClassifierBase):
@@ -43,16 +48,11 @@ class ResNetClassifier(ImageClassifierBase):
         ``sample_weight``, so with batch norm integer weights are not exactly
         equivalent to repeated samples.
     dropout : float, default=0.0
-        Dropout before the classifier (not part of the paper).{IMAGE_PARAMS_DOC}
-        Default "cosine".
-    solver : {{"sgd", "adam", "adamw", "lbfgs"}}, default="sgd"{TRAINING_PARAMS_DOC}
-    nesterovs_momentum : bool, default=False
-
-    The training defaults: ``alpha=0.0128`` (= 1e-4 x 128: the engine divides
-    ``alpha`` by the batch size, as scikit-learn does, so at ``batch_size=128``
-    every step decays the weights by the paper's 1e-4; keep
-    ``alpha / batch_size`` at 1e-4 when changing the batch size),
-    ``batch_size=128``, ``learning_rate_init=0.1``, ``max_iter=30``.
+        Dropout before the classifier (not part of the paper).{image_params_doc(
+        lr_schedule="cosine")}
+    solver : {{"sgd", "adam", "adamw", "lbfgs"}}, default="sgd"{training_params_doc(
+        alpha=0.0128, batch_size=128, learning_rate_init=0.1, max_iter=30, nesterov=False,
+        alpha_note=_ALPHA_NOTE)}
 
     Attributes
     ----------{IMAGE_ATTRIBUTES_DOC}
