@@ -71,9 +71,10 @@ default="relu"
     >>> from sklearn.datasets import load_digits
     >>> from sklnn import CNNImageClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> images = X.reshape(-1, 8, 8)[:300] / 16.0
-    >>> clf = CNNImageClassifier(filters=(8,), dense_layers=(32,), max_iter=15,
-    ...                          random_state=0).fit(images, y[:300])
+    >>> images = (X.reshape(-1, 8, 8)[:300] / 16.0).astype("float32")
+    >>> clf = CNNImageClassifier(filters=(8,), dense_layers=(32,), batch_size=32,
+    ...                          learning_rate_init=0.01, max_iter=10, random_state=0)
+    >>> clf = clf.fit(images, y[:300])
     >>> clf.input_shape_, clf.n_features_in_
     ((1, 8, 8), 64)
     >>> bool(clf.score(images, y[:300]) > 0.9)

@@ -66,11 +66,12 @@ class ResNetClassifier(ImageClassifierBase):
     >>> from sklearn.datasets import load_digits
     >>> from sklnn import ResNetClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = ResNetClassifier(depth=8, width=0.5, max_iter=5, random_state=0)
-    >>> clf = clf.fit(X[:300] / 16.0, y[:300])
+    >>> X = (X[:300] / 16.0).astype("float32")
+    >>> clf = ResNetClassifier(depth=8, width=0.25, batch_size=32, alpha=0.0032, max_iter=8,
+    ...                        random_state=0).fit(X, y[:300])
     >>> clf.input_shape_
     (1, 8, 8)
-    >>> bool(clf.score(X[:300] / 16.0, y[:300]) > 0.8)
+    >>> bool(clf.score(X, y[:300]) > 0.8)
     True
     """
 
