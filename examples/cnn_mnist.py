@@ -3,7 +3,8 @@
 Network (CNNImageClassifier's defaults): conv 32 3x3 -> conv 64 3x3 -> 2x2 max pooling
 -> dense 64 ReLU -> 10 outputs. The 10,000 official MNIST test images are split 8,000 / 2,000
 (stratified); the lecture reports 99% with all 60,000 training images, the target here is
->= 0.985 on CPU in a few minutes. Training adds dropout 0.25, random 2-pixel shifts and a cosine
+>= 0.985 on CPU. Measured: 0.989 in 15 epochs, 26 minutes on 2 CPU cores shared with other jobs
+(see docs/images.md). Training adds dropout 0.25, random 2-pixel shifts and a cosine
 learning-rate schedule, because 8,000 images are few for 600k weights.
 
 Also fits a small CNN on scikit-learn's 8x8 digits (target >= 0.98).

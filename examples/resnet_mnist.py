@@ -2,7 +2,8 @@
 
 The paper's CIFAR recipe as ResNetClassifier's defaults (SGD, momentum 0.9, lr 0.1, batch 128,
 weight decay 1e-4), a cosine schedule over a few epochs and random 2-pixel shifts. Target:
->= 0.985 test accuracy on CPU.
+>= 0.985 test accuracy on CPU. Measured: 0.990 after 6 epochs, 22 minutes on 2 CPU cores shared
+with other jobs (see docs/images.md).
 
 Usage: python examples/resnet_mnist.py [--epochs 6] [--depth 20] [--device auto]
 """
