@@ -302,3 +302,19 @@ def test_cnn_learns_8x8_digits(digits):
                              random_state=0)
     clf.fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.95
+
+
+def test_partial_fit_and_warm_start_keep_the_image_shape(digits):
+    X, y = digits[0][:60].reshape(-1, 8, 8), digits[1][:60]
+    clf = CNNImageClassifier(**TINY_CNN)
+    clf.partial_fit(X[:30], y[:30], classes=np.arange(10))
+    weights = clf.module_[1].output.weight.detach().clone()
+    clf.partial_fit(X[30:], y[30:])
+    assert clf.input_shape_ == (1, 8, 8) and clf.n_iter_ == 2
+    assert not torch.equal(weights, clf.module_[1].output.weight)
+    with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 8, 8\)"):
+        clf.partial_fit(np.zeros((4, 6, 6), np.float32), y[:4])
+    warm = ResNetClassifier(**TINY_RESNET, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match=r"\(1, 8, 8\)"):
+        warm.fit(np.zeros((10, 1, 6, 6), np.float32), y[:10])
+    assert warm.input_shape_ == (1, 8, 8)  # a failed fit leaves the model as it was
