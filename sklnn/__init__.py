@@ -7,14 +7,18 @@ scikit-learn estimators built on them.
 """
 
 from sklnn import callbacks, datasets
+from sklnn.estimators.cnn import CNNImageClassifier
 from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.estimators.resnet import ResNetClassifier
 from sklnn.persistence import load
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CNNImageClassifier",
     "MLPClassifierGPU",
     "MLPRegressorGPU",
+    "ResNetClassifier",
     "__version__",
     "callbacks",
     "datasets",

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklnn import MLPClassifierGPU, MLPRegressorGPU
+from sklnn import CNNImageClassifier, MLPClassifierGPU, MLPRegressorGPU, ResNetClassifier
 
 # Small, fast settings; the checks exercise behaviour, not accuracy at scale. On CUDA,
 # precision="auto" computes in float32, which misses the rtol=1e-7 equivalence checks
@@ -10,6 +10,12 @@ from sklnn import MLPClassifierGPU, MLPRegressorGPU
 ESTIMATORS = [
     MLPClassifierGPU(max_iter=100, random_state=0),
     MLPRegressorGPU(max_iter=100, random_state=0),
+    CNNImageClassifier(filters=(4,), dense_layers=(16,), learning_rate_init=0.01, max_iter=30,
+                       random_state=0),
+    # Batch statistics cannot honour sample weights, so check_sample_weight_equivalence
+    # (weight k == k repeated rows) holds exactly only without batch norm.
+    ResNetClassifier(depth=8, width=0.25, batch_norm=False, learning_rate_init=0.05,
+                     max_iter=20, random_state=0),
 ]
 
 

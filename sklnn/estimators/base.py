@@ -103,6 +103,13 @@ class NeuralNetBase(BaseEstimator):
         """Validated 2-D float rows and targets."""
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
 
+    def _builtin_callbacks(self) -> list:
+        """Callbacks an estimator's own parameters imply (e.g. a learning-rate schedule).
+
+        They run before the user's ``callbacks``.
+        """
+        return []
+
     # ------------------------------------------------------------ parameters
     def _check_common_params(self) -> None:
         check_choice("solver", self.solver, SOLVERS)
@@ -245,7 +252,7 @@ class NeuralNetBase(BaseEstimator):
                 torch.Generator().manual_seed(seed + 1) if self.__dict__.get("shuffle", True)
                 else None
             ),
-            callbacks=self.callbacks or (),
+            callbacks=[*self._builtin_callbacks(), *(self.callbacks or ())],
             verbose=bool(self.verbose),
             autocast_dtype=mixed,
             compile=self.compile,

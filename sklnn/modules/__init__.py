@@ -1,6 +1,38 @@
 """Pure-PyTorch network definitions, usable without scikit-learn."""
 
 from sklnn.modules.activations import ACTIVATIONS, make_activation
+from sklnn.modules.cnn import CNN, ConvBlock
+from sklnn.modules.images import ImageInput, RandomShiftFlip, kaiming_normal_init_
 from sklnn.modules.mlp import MLP, glorot_uniform_
+from sklnn.modules.resnet import (
+    BasicBlock,
+    CifarResNet,
+    ProjectionShortcut,
+    ZeroPadShortcut,
+    resnet20,
+    resnet32,
+    resnet44,
+    resnet56,
+    resnet110,
+)
 
-__all__ = ["ACTIVATIONS", "MLP", "glorot_uniform_", "make_activation"]
+__all__ = [
+    "ACTIVATIONS",
+    "CNN",
+    "MLP",
+    "BasicBlock",
+    "CifarResNet",
+    "ConvBlock",
+    "ImageInput",
+    "ProjectionShortcut",
+    "RandomShiftFlip",
+    "ZeroPadShortcut",
+    "glorot_uniform_",
+    "kaiming_normal_init_",
+    "make_activation",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+]

@@ -1,0 +1,111 @@
+"""The lecture's MNIST CNN behind the scikit-learn API, on the MNIST test set bundled with sklnn.
+
+Network (CNNImageClassifier's defaults): conv 32 3x3 -> conv 64 3x3 -> 2x2 max pooling
+-> dense 64 ReLU -> 10 outputs. The 10,000 official MNIST test images are split 8,000 / 2,000
+(stratified); the lecture reports 99% with all 60,000 training images, the target here is
+>= 0.985 on CPU. Measured: 0.989 in 15 epochs, 26 minutes on 2 CPU cores shared with other jobs
+(see docs/images.md). Training adds dropout 0.25, random 2-pixel shifts and a cosine
+learning-rate schedule, because 8,000 images are few for 600k weights.
+
+Also fits a small CNN on scikit-learn's 8x8 digits (target >= 0.98).
+
+Saves ``examples/output/cnn_mnist_curves.png`` (loss and validation accuracy per epoch) and
+``examples/output/cnn_mnist_misclassified.png``.
+
+Usage: python examples/cnn_mnist.py [--epochs 15] [--device auto]
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from sklnn import CNNImageClassifier  # noqa: E402
+from sklnn.callbacks import EpochLogger  # noqa: E402
+from sklnn.datasets import mnist_train_test_split  # noqa: E402
+
+OUTPUT = Path(__file__).resolve().parent / "output"
+
+
+def mnist(epochs: int, device: str) -> None:
+    X_train, X_test, y_train, y_test = mnist_train_test_split()  # (n, 28, 28) float32 in [0, 1]
+    clf = CNNImageClassifier(
+        dropout=0.25,
+        shift_range=2,
+        lr_schedule="cosine",
+        max_iter=epochs,
+        random_state=0,
+        device=device,
+        callbacks=[EpochLogger()],
+    )
+    start = time.perf_counter()
+    clf.fit(X_train, y_train, validation_data=(X_test, y_test))
+    seconds = time.perf_counter() - start
+    clf.summary()
+    accuracy = clf.score(X_test, y_test)
+    print(f"MNIST lecture CNN: test accuracy {accuracy:.4f} (target >= 0.985, lecture 0.99 "
+          f"with 60k images); {clf.n_iter_} epochs in {seconds:.0f} s on {clf.device_}")
+
+    OUTPUT.mkdir(exist_ok=True)
+    epochs_run = [record["epoch"] for record in clf.history_]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs_run, [r["train_loss"] for r in clf.history_], label="training")
+    ax_loss.plot(epochs_run, [r["valid_loss"] for r in clf.history_], label="test")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
+    ax_loss.legend()
+    ax_acc.plot(epochs_run, [r["valid_score"] for r in clf.history_], color="C1")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Test accuracy")
+    fig.tight_layout()
+    fig.savefig(OUTPUT / "cnn_mnist_curves.png", dpi=120)
+    plt.close(fig)
+
+    predicted = clf.predict(X_test)
+    wrong = np.flatnonzero(predicted != y_test)[:24]
+    fig, axes = plt.subplots(3, 8, figsize=(10, 4.2))
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, index in zip(axes.ravel(), wrong):
+        ax.imshow(X_test[index], cmap="gray_r")
+        ax.set_title(f"{y_test[index]} as {predicted[index]}", fontsize=9)
+    fig.suptitle(f"Misclassified test digits ({len(np.flatnonzero(predicted != y_test))} "
+                 f"of {len(y_test)}): true as predicted")
+    fig.tight_layout()
+    fig.savefig(OUTPUT / "cnn_mnist_misclassified.png", dpi=120)
+    plt.close(fig)
+    print(f"plots saved to {OUTPUT}")
+
+
+def digits(device: str) -> None:
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        (X / 16.0).astype(np.float32), y, test_size=0.25, stratify=y, random_state=0
+    )
+    # flat rows of 64 values are read as 8x8 images; "same" padding keeps the small maps
+    clf = CNNImageClassifier(
+        filters=(32, 64), padding="same", dense_layers=(64,), lr_schedule="cosine",
+        max_iter=30, random_state=0, device=device,
+    )
+    start = time.perf_counter()
+    clf.fit(X_train, y_train)
+    print(f"8x8 digits CNN: test accuracy {clf.score(X_test, y_test):.4f} (target >= 0.98); "
+          f"{time.perf_counter() - start:.0f} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    digits(args.device)
+    mnist(args.epochs, args.device)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""Image input handling, written once for every image classifier.
+
+Images arrive as ``(n, H, W)``, ``(n, C, H, W)``, ``(n, H, W, C)`` arrays or as
+flat 2-D rows (arrays, DataFrames, sparse matrices). Validation turns all of
+them into flat rows of ``C*H*W`` values in channels-first order, so the engine
+(batching, devices, prediction) sees ordinary 2-D data and ``n_features_in_``
+is ``C*H*W``. The network starts with :class:`~sklnn.modules.ImageInput`,
+which reshapes the rows back to ``(C, H, W)`` on the device.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from sklnn.callbacks import LRScheduler
+from sklnn.engine.trainer import TrainingStopped
+from sklnn.estimators.tasks import NeuralClassifier
+from sklnn.modules.images import (
+    ImageInput,
+    RandomShiftFlip,
+    forward_cost,
+    kaiming_normal_init_,
+)
+from sklnn.validation import check_choice, check_features, check_features_and_targets, check_int
+
+DATA_FORMATS = ("auto", "channels_first", "channels_last")
+LR_SCHEDULES = ("constant", "cosine", "step")
+# Activation values one prediction batch may hold (times the element size): 128 MiB in float32.
+PREDICT_ACTIVATION_BUDGET = 32 * 2**20
+
+_IMAGE_PARAMS_TEMPLATE = """
+    input_shape : tuple of int or None, default=None
+        Shape of one image when X is given as flat 2-D rows: ``(H, W)`` for one
+        channel, or ``(C, H, W)`` / ``(H, W, C)`` as ``data_format`` says. Rows
+        are read in that order (a flattened ``(H, W, C)`` image is
+        channels-last). Without it, rows of a perfect-square length ``n = s*s``
+        are read as one-channel ``s x s`` images (64 -> 8x8, 784 -> 28x28) and
+        other rows as one-channel ``1 x n`` images. Image arrays (3-D or 4-D)
+        carry their own shape.
+    data_format : {{"auto", "channels_first", "channels_last"}}, default="auto"
+        Layout of 4-D arrays and of a 3-element ``input_shape``. "auto" reads
+        ``(a, b, c)`` as channels-last when ``c <= 4 < a`` (e.g. ``(32, 32, 3)``)
+        and as channels-first otherwise; after fitting, 4-D arrays in either
+        layout are accepted when they match the fitted image shape.
+    shift_range : int, default=0
+        Training-time augmentation: translate each image by up to this many
+        pixels (zero-pad and random crop), on the device, anew every epoch.
+        Prediction never augments.
+    horizontal_flip : bool, default=False
+        Training-time augmentation: mirror images left-right with probability
+        0.5 (for natural images; not for digits).
+    lr_schedule : {{"constant", "cosine", "step"}}, default="{lr_schedule}"
+        Learning-rate schedule over the ``max_iter`` epochs of one ``fit``:
+        cosine annealing to zero, or the paper's step schedule (divide by 10
+        at 50% and 75% of the epochs). Implemented with
+        :class:`sklnn.callbacks.LRScheduler`; each ``partial_fit`` call is one
+        epoch at ``learning_rate_init``. With a schedule, reaching ``max_iter``
+        is the plan and raises no ConvergenceWarning."""
+
+
+def image_params_doc(*, lr_schedule: str) -> str:
+    """The image parameters' numpydoc entries with one estimator's defaults."""
+    return _IMAGE_PARAMS_TEMPLATE.format(lr_schedule=lr_schedule)
+
+_TRAINING_PARAMS_TEMPLATE = """
+    alpha : float, default={alpha}
+        L2 penalty ``0.5 * alpha * ||W||^2`` on conv and dense weights, divided
+        by the batch size as in scikit-learn (so per-step weight decay is
+        ``alpha / batch_size``); with ``solver="adamw"`` it is AdamW's
+        decoupled weight decay instead.{alpha_note}
+    batch_size : int or "auto", default={batch_size}
+        "auto" means min(200, n_samples).
+    learning_rate_init : float, default={learning_rate_init}
+    max_iter : int, default={max_iter}
+        Epochs (iterations for "lbfgs").
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, the validation split, dropout and
+        augmentation. Equal seeds give identical models on the CPU.
+    tol : float, default=1e-4
+    verbose : bool, default=False
+        Print the loss after each epoch.
+    warm_start : bool, default=False
+        Continue from the previous fit's weights.
+    momentum : float, default=0.9
+        For ``solver="sgd"``.
+    nesterovs_momentum : bool, default={nesterov}
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its accuracy
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore
+        the best weights.
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's moment decays and numerical constant.
+    n_iter_no_change : int, default=10
+    device : str, default="auto"
+        "auto" picks CUDA, else MPS, else the CPU; or "cpu", "cuda", "cuda:1", "mps".
+    callbacks : list of Callback or None, default=None
+        See :mod:`sklnn.callbacks`.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss.
+    compile : bool, default=False
+        Train a ``torch.compile``-d network (checked against eager mode on the
+        first batch).
+    precision : {{"auto", "float32", "float64", "bfloat16", "float16"}}, default="auto"
+        "auto" computes in the input's float type on the CPU and in float32 on
+        accelerators. Integer numpy arrays are converted to float32, not rescaled
+        (divide by 255 yourself or put a scaler in a Pipeline)."""
+
+
+def training_params_doc(*, alpha, batch_size, learning_rate_init, max_iter, nesterov,
+                        alpha_note="") -> str:
+    """The training parameters' numpydoc entries with one estimator's defaults."""
+    return _TRAINING_PARAMS_TEMPLATE.format(
+        alpha=alpha, batch_size=batch_size, learning_rate_init=learning_rate_init,
+        max_iter=max_iter, nesterov=nesterov, alpha_note=alpha_note,
+    )
+
+
+IMAGE_ATTRIBUTES_DOC = """
+    classes_ : ndarray of shape (n_classes,)
+    input_shape_ : tuple of int
+        ``(C, H, W)`` of the images the network sees.
+    n_features_in_ : int
+        ``C * H * W``: every input is validated into flat rows of this length.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined when X is a DataFrame with string column names.
+    loss_ : float
+        Training loss (including the L2 term) of the last epoch.
+    best_loss_ : float or None
+    loss_curve_ : list of float
+        Training loss per epoch.
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch with early stopping.
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Training samples seen.
+    n_layers_ : int
+        Weighted layers (convolutions wider than 1x1 and dense layers) plus
+        the input layer, as scikit-learn counts layers.
+    n_outputs_ : int
+    out_activation_ : str
+    history_ : list of dict
+        Per epoch: epoch, train_loss, valid_loss, valid_score, lr, duration.
+    module_ : torch.nn.Module
+        ``Sequential(ImageInput, [RandomShiftFlip], network)``: takes flat rows
+        or ``(n, C, H, W)`` tensors and returns logits.
+    device_ : torch.device"""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _looks_channels_last(shape: tuple[int, ...]) -> bool:
+    return shape[-1] <= 4 < shape[0]
+
+
+class ImageClassifierBase(NeuralClassifier):
+    """Image input, augmentation, schedules and cost estimates for image classifiers.
+
+    Subclasses provide ``_build_network(image_shape, n_outputs)`` and
+    ``_check_architecture()``.
+    """
+
+    def _build_network(self, image_shape: tuple[int, int, int], n_outputs: int) -> nn.Module:
+        raise NotImplementedError
+
+    def _check_architecture(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ parameters
+    def _check_params(self):
+        check_choice("data_format", self.data_format, DATA_FORMATS)
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_int("shift_range", self.shift_range, 0)
+        if not isinstance(self.horizontal_flip, (bool, np.bool_)):
+            raise ValueError(f"horizontal_flip must be a bool; got {self.horizontal_flip!r}.")
+        if self.input_shape is not None:
+            self._declared_shape()
+        self._check_architecture()
+
+    def _declared_shape(self) -> tuple[int, int, int]:
+        """``input_shape`` as ``(C, H, W)``."""
+        shape = self.input_shape
+        if (
+            isinstance(shape, (str, bytes))
+            or not hasattr(shape, "__len__")
+            or len(shape) not in (2, 3)
+            or not all(_is_int(s) and s > 0 for s in shape)
+        ):
+            raise ValueError(
+                "input_shape must be None, (height, width), (channels, height, width) or "
+                f"(height, width, channels) with positive ints; got {shape!r}."
+            )
+        shape = tuple(int(s) for s in shape)
+        if len(shape) == 2:
+            return (1, *shape)
+        if self._declared_channels_last():
+            return (shape[2], shape[0], shape[1])
+        return shape
+
+    def _declared_channels_last(self) -> bool:
+        """Whether a 3-element ``input_shape`` (and flat rows) are ``(H, W, C)``."""
+        if self.input_shape is None or len(self.input_shape) != 3:
+            return False
+        if self.data_format == "auto":
+            return _looks_channels_last(tuple(self.input_shape))
+        return self.data_format == "channels_last"
+
+    # ---------------------------------------------------------------- inputs
+    def _expected_shape(self, reset: bool) -> tuple[int, int, int] | None:
+        if not reset:
+            return self.input_shape_
+        return None if self.input_shape is None else self._declared_shape()
+
+    def _is_channels_last(self, shape: tuple[int, int, int], expected) -> bool:
+        if self.data_format != "auto":
+            return self.data_format == "channels_last"
+        if expected is not None:
+            if shape == expected:
+                return False
+            if shape == (*expected[1:], expected[0]):
+                return True
+        return _looks_channels_last(shape)
+
+    def _image_rows(self, X, *, reset: bool):
+        """Flat channels-first rows, and the image shape when X held images (else None)."""
+        if not hasattr(X, "ndim") and not sp.issparse(X):
+            X = np.asarray(X)
+        if isinstance(X, np.ndarray) and X.dtype.kind in "iub":
+            # float32 holds 8- and 16-bit pixels exactly; float64 would only slow the CPU down
+            X = X.astype(np.float32)
+        expected = self._expected_shape(reset)
+        if X.ndim in (3, 4):
+            images = np.asarray(X)
+            if images.ndim == 3:
+                images = images[:, None]
+            elif self._is_channels_last(images.shape[1:], expected):
+                images = images.transpose(0, 3, 1, 2)
+            shape = tuple(int(s) for s in images.shape[1:])
+            if expected is not None and shape != expected:
+                fitted = "was fitted on" if not reset else "declares (input_shape)"
+                raise ValueError(
+                    f"X holds images of shape {shape} (channels, height, width), but "
+                    f"{type(self).__name__} {fitted} images of shape {expected}. Pass images "
+                    f"of shape {expected} or flat rows of {math.prod(expected)} values."
+                )
+            return np.ascontiguousarray(images).reshape(len(images), -1), shape
+        if X.ndim == 2 and expected is not None and X.shape[1] != math.prod(expected):
+            expecting = math.prod(expected)
+            if not reset:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{expecting} features as input (images of shape {expected}, channels "
+                    "first, flattened)."
+                )
+            raise ValueError(
+                f"input_shape={tuple(self.input_shape)} needs rows of {expecting} values; X has "
+                f"{X.shape[1]} columns."
+            )
+        return X, None
+
+    def _finish_rows(self, rows, image_shape, reset: bool):
+        if image_shape is None:
+            image_shape = (
+                self._expected_shape(reset) or self._shape_of_rows(rows.shape[1])
+            )
+            if self._declared_channels_last() and image_shape[0] > 1:
+                channels, height, width = image_shape
+                order = np.arange(rows.shape[1]).reshape(height, width, channels)
+                rows = rows[:, order.transpose(2, 0, 1).ravel()]
+        if reset:
+            self.input_shape_ = image_shape
+        return rows
+
+    @staticmethod
+    def _shape_of_rows(n_features: int) -> tuple[int, int, int]:
+        side = math.isqrt(n_features)
+        if side * side == n_features:
+            return (1, side, side)
+        return (1, 1, n_features)
+
+    def _validate_X(self, X, *, reset: bool):
+        rows, image_shape = self._image_rows(X, reset=reset)
+        rows = check_features(self, rows, reset=reset)
+        return self._finish_rows(rows, image_shape, reset)
+
+    def _validate_X_y(self, X, y, *, reset: bool, y_numeric: bool):
+        rows, image_shape = self._image_rows(X, reset=reset)
+        rows, y = check_features_and_targets(self, rows, y, reset=reset, y_numeric=y_numeric)
+        return self._finish_rows(rows, image_shape, reset), y
+
+    # --------------------------------------------------------------- network
+    def _build_module(self, n_features, n_outputs):
+        shape = self.input_shape_
+        layers: list[nn.Module] = [ImageInput(shape)]
+        if self.shift_range or self.horizontal_flip:
+            layers.append(RandomShiftFlip(self.shift_range, bool(self.horizontal_flip)))
+        layers.append(self._build_network(shape, n_outputs))
+        module = nn.Sequential(*layers)
+        _, self._largest_layer_flops, self._peak_activation = forward_cost(
+            module, shape
+        )
+        return module
+
+    def _init_module(self, module, generator):
+        kaiming_normal_init_(module, generator)
+
+    def _n_layers(self) -> int:
+        weighted = sum(
+            isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1))
+            for m in self.module_.modules()
+        )
+        return weighted + 1
+
+    def _input_shape(self):
+        return self.input_shape_
+
+    def _flops_per_sample(self, module):
+        # The engine picks the thread count from this. A second thread pays off
+        # only when single operations are large; a deep network of small maps is
+        # many small operations, so its largest layer, not its total, decides.
+        flops = self.__dict__.get("_largest_layer_flops")
+        return flops if flops else super()._flops_per_sample(module)
+
+    def _predict_batch_rows(self) -> int:
+        # inference keeps a few maps alive at once (input, output, shortcut)
+        per_row = 3 * self.__dict__.get("_peak_activation", self.n_features_in_)
+        return int(np.clip(PREDICT_ACTIVATION_BUDGET // per_row, 16, 8192))
+
+    # -------------------------------------------------------------- training
+    def _builtin_callbacks(self):
+        if self.lr_schedule == "cosine":
+            return [LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)]
+        if self.lr_schedule == "step":
+            milestones = sorted({max(1, self.max_iter // 2), max(1, 3 * self.max_iter // 4)})
+            return [LRScheduler(torch.optim.lr_scheduler.MultiStepLR, milestones=milestones,
+                                gamma=0.1)]
+        return []
+
+    def _warn_on_stop(self, reason, state, incremental):
+        if reason == TrainingStopped.MAX_ITER and self.lr_schedule != "constant":
+            return
+        super()._warn_on_stop(reason, state, incremental)
