@@ -2,5 +2,15 @@
 
 from sklnn.modules.activations import ACTIVATIONS, make_activation
 from sklnn.modules.mlp import MLP, glorot_uniform_
+from sklnn.modules.rnn import CELLS, RecurrentNetwork, init_recurrent_, sequence_lengths
 
-__all__ = ["ACTIVATIONS", "MLP", "glorot_uniform_", "make_activation"]
+__all__ = [
+    "ACTIVATIONS",
+    "CELLS",
+    "MLP",
+    "RecurrentNetwork",
+    "glorot_uniform_",
+    "init_recurrent_",
+    "make_activation",
+    "sequence_lengths",
+]
