@@ -8,7 +8,18 @@ scikit-learn estimators built on them.
 
 from sklnn import callbacks, datasets
 from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.estimators.rnn import RNNClassifier, RNNForecaster
+from sklnn.windows import make_windows
 
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifierGPU", "MLPRegressorGPU", "callbacks", "datasets", "__version__"]
+__all__ = [
+    "MLPClassifierGPU",
+    "MLPRegressorGPU",
+    "RNNClassifier",
+    "RNNForecaster",
+    "callbacks",
+    "datasets",
+    "make_windows",
+    "__version__",
+]
