@@ -2,12 +2,16 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklnn import MLPClassifierGPU, MLPRegressorGPU
+from sklnn import MLPClassifierGPU, MLPRegressorGPU, RNNClassifier, RNNForecaster
 
 # Small, fast settings; the checks exercise behaviour, not accuracy at scale.
 ESTIMATORS = [
     MLPClassifierGPU(max_iter=100, random_state=0),
     MLPRegressorGPU(max_iter=100, random_state=0),
+    RNNForecaster(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
+                  max_iter=100, random_state=0),
+    RNNClassifier(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
+                  max_iter=100, random_state=0),
 ]
 
 
