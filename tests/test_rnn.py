@@ -162,6 +162,11 @@ def test_sequence_to_sequence_training_uses_every_step(sine):
     assert model.score(X_new, Y_new) > 0.8
     with pytest.raises(ValueError, match="bidirectional"):
         RNNForecaster(training_target="sequence", bidirectional=True).fit(X, Y)
+    burnt_in = RNNForecaster(training_target="sequence", burn_in=5, max_iter=1).fit(X, Y)
+    assert burnt_in.n_outputs_ == (LOOKBACK - 5) * 3
+    assert burnt_in.predict(X_new).shape == Y_new.shape
+    with pytest.raises(ValueError, match="burn_in"):
+        RNNForecaster(training_target="sequence", burn_in=LOOKBACK).fit(X, Y)
 
 
 def test_scaling_is_inverted_on_output(sine):

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from sklnn.engine.objectives import RegressionLoss
 from sklnn.engine.solvers import LEARNING_RATES
 from sklnn.estimators.tasks import NeuralClassifier, NeuralRegressor, _stochastic
 from sklnn.modules.rnn import CELLS, RecurrentNetwork, init_recurrent_
@@ -198,7 +199,7 @@ class _RecurrentMixin:
             )
 
     # ----------------------------------------------------------- the network
-    def _network(self, n_outputs, *, all_steps=False):
+    def _network(self, n_outputs, *, all_steps=False, first_step=0):
         steps, features = self.sequence_shape_
         return RecurrentNetwork(
             steps,
@@ -210,6 +211,7 @@ class _RecurrentMixin:
             dropout=self.dropout,
             bidirectional=bool(self.bidirectional),
             all_steps=all_steps,
+            first_step=first_step,
             padding_value=self._padding_value,
         )
 
@@ -253,13 +255,19 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         "last" (sequence-to-vector) trains on the ``horizon`` values after the
         window's last step only. "sequence" (sequence-to-sequence) trains the
         network to forecast the next ``horizon`` values after *every* step,
-        which gives many more error signals per window. The per-step targets
+        which gives many more error signals per window. The validation score
+        for early stopping is the R^2 of the last step's forecasts. The per-step targets
         are built from the window and ``y``: the series is the window's
         ``target_feature`` column followed by ``y``, and the target after step
         t is the ``horizon`` values that follow it. So ``y`` is given exactly
         as for "last" (the continuation of the series), and ``predict`` returns
         the forecast after the last step, also as for "last". Requires the
         forecast quantity to be an input feature and ``bidirectional=False``.
+    burn_in : int, default=0
+        With ``training_target="sequence"``, the steps at the start of each
+        window whose forecasts are left out of the loss. Forecasts made after
+        seeing only a few values are poor whatever the weights, and their large
+        errors would otherwise dominate the gradient.
     target_feature : int, default=0
         Which input feature ``y`` continues, for ``training_target="sequence"``.
     scale : bool, default=True
@@ -302,6 +310,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         dropout=0.0,
         bidirectional=False,
         training_target="last",
+        burn_in=0,
         target_feature=0,
         scale=True,
         loss="squared_error",
@@ -337,6 +346,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.training_target = training_target
+        self.burn_in = burn_in
         self.target_feature = target_feature
         self.scale = scale
         self.loss = loss
@@ -371,6 +381,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         check_choice("loss", self.loss, ("squared_error", "absolute_error", "huber"))
         check_choice("training_target", self.training_target, TRAINING_TARGETS)
         check_int("target_feature", self.target_feature, 0)
+        check_int("burn_in", self.burn_in, 0)
         _as_bool("scale", self.scale)
         if self.training_target == "sequence" and self.bidirectional:
             raise ValueError(
@@ -388,6 +399,12 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         if reset:
             self._per_step_targets = self.training_target == "sequence"
             self.horizon_ = 1 if y.ndim == 1 else int(y.shape[1])
+            if self._per_step_targets and self.burn_in >= self.sequence_shape_[0]:
+                raise ValueError(
+                    f"burn_in={self.burn_in} leaves no step of the {self.sequence_shape_[0]}-step "
+                    "windows to train on."
+                )
+            self._first_trained_step = self.burn_in if self._per_step_targets else 0
         if self._per_step_targets:
             y = self._targets_after_every_step(rows, y)
         if reset:
@@ -402,7 +419,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         return y_val
 
     def _targets_after_every_step(self, rows, y):
-        """(n, T * horizon) targets: the ``horizon`` values after each step, step-major."""
+        """The ``horizon`` values after each step from the burn-in on, step-major."""
         steps, features = self.sequence_shape_
         if self.target_feature >= features:
             raise ValueError(
@@ -417,7 +434,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         after_each_step = np.lib.stride_tricks.sliding_window_view(
             series[:, 1:], self.horizon_, axis=1
         )
-        return after_each_step.reshape(len(rows), steps * self.horizon_)
+        return after_each_step[:, self._first_trained_step:].reshape(len(rows), -1)
 
     # --------------------------------------------------------------- scaling
     def _fit_scalers(self, rows, y, sample_weight):
@@ -453,9 +470,15 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         y = (np.asarray(y, dtype=np.float64) - self._target_mean) / self._target_scale
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
+    def _make_objective(self):
+        if vars(self).get("_per_step_targets"):
+            return _LastForecastScore(self.loss, self.horizon_)
+        return super()._make_objective()
+
     def _build_module(self, n_features, n_outputs):
         if self._per_step_targets:
-            return self._network(self.horizon_, all_steps=True)
+            return self._network(self.horizon_, all_steps=True,
+                                 first_step=self._first_trained_step)
         return self._network(n_outputs)
 
     def fit(self, X, y, sample_weight=None, *, validation_data=None):
@@ -578,6 +601,21 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
             return pd.Series(result, index=_following_index(history.index, steps),
                              name=history.name)
         return result
+
+
+class _LastForecastScore(RegressionLoss):
+    """Sequence-to-sequence objective: loss on every step's forecasts, score on the last's.
+
+    Early stopping then keeps the weights that forecast best after the whole
+    window, which is what ``predict`` returns.
+    """
+
+    def __init__(self, loss: str, horizon: int) -> None:
+        super().__init__(loss)
+        self.horizon = horizon
+
+    def score(self, raw, y, weight=None):
+        return super().score(raw[:, -self.horizon:], y[:, -self.horizon:], weight)
 
 
 def _weighted_moments(values: np.ndarray, weight: np.ndarray):

@@ -52,9 +52,11 @@ class RecurrentNetwork(nn.Module):
     bidirectional : bool
         Also run each layer backwards and concatenate both directions.
     all_steps : bool
-        Sequence-to-sequence: apply the head at every step and return
-        ``(batch, steps * n_outputs)``, step-major. Otherwise return the head
-        of the final state, ``(batch, n_outputs)``.
+        Sequence-to-sequence: apply the head at every step from ``first_step``
+        on and return ``(batch, (steps - first_step) * n_outputs)``, step-major.
+        Otherwise return the head of the final state, ``(batch, n_outputs)``.
+    first_step : int
+        With ``all_steps``, the first step whose outputs are returned.
     padding_value : float or None
         When set, trailing steps whose features all equal it are padding; the
         sequences are packed so that padding never enters the computation.
@@ -72,6 +74,7 @@ class RecurrentNetwork(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         all_steps: bool = False,
+        first_step: int = 0,
         padding_value: float | None = None,
     ) -> None:
         super().__init__()
@@ -80,6 +83,7 @@ class RecurrentNetwork(nn.Module):
         self.n_steps = n_steps
         self.n_inputs = n_inputs
         self.all_steps = all_steps
+        self.first_step = first_step
         self.padding_value = padding_value
         self.recurrent = CELLS[cell](
             n_inputs,
@@ -124,6 +128,7 @@ class RecurrentNetwork(nn.Module):
                                              total_length=steps)
         else:
             outputs, _ = self.recurrent(x)
+        outputs = outputs[:, self.first_step:]
         return self.head(self.dropout(outputs)).reshape(x.shape[0], -1)
 
 
