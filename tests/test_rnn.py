@@ -39,7 +39,9 @@ def sine():
 @pytest.fixture(scope="module")
 def next_step_model(sine):
     train, _ = sine
-    return RNNForecaster(cell="gru", **FAST).fit(train[:, :LOOKBACK], train[:, LOOKBACK])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return RNNForecaster(cell="gru", **FAST).fit(train[:, :LOOKBACK], train[:, LOOKBACK])
 
 
 # ---------------------------------------------------------------- make_windows

@@ -628,7 +628,9 @@ def _weighted_moments(values: np.ndarray, weight: np.ndarray):
 def _following_index(index: pd.Index, steps: int) -> pd.Index:
     """The ``steps`` index labels after ``index``: timestamps or positions."""
     if isinstance(index, pd.DatetimeIndex) and len(index) >= 2:
-        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
+        freq = index.freq
+        if freq is None and len(index) >= 3:
+            freq = pd.DatetimeIndex(index, freq="infer").freq
         if freq is not None:
             return pd.date_range(index[-1], periods=steps + 1, freq=freq)[1:]
         return pd.DatetimeIndex(index[-1] + (index[-1] - index[-2]) * np.arange(1, steps + 1))
