@@ -271,7 +271,10 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
     target_feature : int, default=0
         Which input feature ``y`` continues, for ``training_target="sequence"``.
     scale : bool, default=True
-        Standardise inputs and targets as described above.{_RECURRENT_PARAMS_DOC}
+        Standardise inputs and targets as described above.
+    loss : {{"squared_error", "absolute_error", "huber"}}, default="squared_error"
+        Training loss on the standardised targets ("squared_error" is half the
+        squared error, as in scikit-learn's MLP).{_RECURRENT_PARAMS_DOC}
     bidirectional : bool, default=False
         Also read each window backwards (sequence-to-vector only).{_ENGINE_PARAMS_DOC}
 

@@ -104,7 +104,10 @@ class RecurrentNetwork(nn.Module):
         lengths = None
         if self.padding_value is not None:
             lengths = sequence_lengths(x, self.padding_value)
-            x = torch.nan_to_num(x) if math.isnan(self.padding_value) else x
+            if bool((lengths == x.shape[1]).all()):
+                lengths = None  # nothing padded: packing would only cost time
+            elif math.isnan(self.padding_value):
+                x = torch.nan_to_num(x)
         if self.all_steps:
             return self._per_step(x, lengths)
         return self.head(self.dropout(self._final_state(x, lengths)))
