@@ -44,6 +44,12 @@ def next_step_model(sine):
         return RNNForecaster(cell="gru", **FAST).fit(train[:, :LOOKBACK], train[:, LOOKBACK])
 
 
+def _on_device(module, array):
+    """``array`` as a tensor where ``module``'s weights are, in their dtype."""
+    weight = next(module.parameters())
+    return torch.as_tensor(array, dtype=weight.dtype, device=weight.device)
+
+
 # ---------------------------------------------------------------- make_windows
 def test_make_windows_round_trips_a_1d_series():
     series = np.arange(30.0)
@@ -155,7 +161,7 @@ def test_sequence_to_sequence_training_uses_every_step(sine):
     X, Y = train[:, :LOOKBACK], train[:, LOOKBACK:LOOKBACK + 3]
     model = RNNForecaster(cell="gru", training_target="sequence", **FAST).fit(X, Y)
     assert model.horizon_ == 3 and model.n_outputs_ == LOOKBACK * 3
-    assert model.module_(torch.as_tensor(X[:2])).shape == (2, LOOKBACK * 3)
+    assert model.module_(_on_device(model.module_, X[:2])).shape == (2, LOOKBACK * 3)
     X_new, Y_new = held_out[:, :LOOKBACK], held_out[:, LOOKBACK:LOOKBACK + 3]
     predicted = model.predict(X_new)
     assert predicted.shape == Y_new.shape
@@ -235,7 +241,7 @@ def test_padding_does_not_change_predictions(padding_value):
     proba = clf.predict_proba(X)
     network = clf.module_
     for i in np.flatnonzero(lengths < 12)[:5]:
-        unpadded = torch.as_tensor(walks[i, :lengths[i]]).reshape(1, -1, 1)
+        unpadded = _on_device(network, walks[i, :lengths[i]].reshape(1, -1, 1))
         with torch.no_grad():
             logit = network(unpadded)
         np.testing.assert_allclose(proba[i, 1], torch.sigmoid(logit).item(), rtol=1e-6)
@@ -244,7 +250,8 @@ def test_padding_does_not_change_predictions(padding_value):
     unpacked.padding_value = None
     short = np.flatnonzero(lengths < 8)[:5]
     with torch.no_grad():
-        as_data = torch.sigmoid(unpacked(torch.nan_to_num(torch.as_tensor(X[short])))).numpy()
+        as_data = torch.sigmoid(unpacked(torch.nan_to_num(_on_device(network, X[short]))))
+    as_data = as_data.cpu().numpy()
     assert not np.allclose(as_data[:, 0], proba[short, 1], atol=1e-3)
 
 
