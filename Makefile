@@ -18,11 +18,11 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check sklnn tests examples benchmarks
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check sklnn tests examples benchmarks
+	$(BIN)/python -m ruff check .
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"

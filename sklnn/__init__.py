@@ -9,6 +9,7 @@ scikit-learn estimators built on them.
 from sklnn import callbacks, datasets
 from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
 from sklnn.estimators.rnn import RNNClassifier, RNNForecaster
+from sklnn.persistence import load
 from sklnn.windows import make_windows
 
 __version__ = "0.1.0"
@@ -18,8 +19,9 @@ __all__ = [
     "MLPRegressorGPU",
     "RNNClassifier",
     "RNNForecaster",
+    "__version__",
     "callbacks",
     "datasets",
+    "load",
     "make_windows",
-    "__version__",
 ]

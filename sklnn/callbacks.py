@@ -182,31 +182,52 @@ def atomic_torch_save(obj, path) -> None:
 class Checkpoint(Callback):
     """Save the training state every ``every`` epochs and/or when ``monitor`` improves.
 
-    The file holds tensors and plain Python values only (module and optimiser
-    state, epoch, history), so ``torch.load(path, weights_only=True)`` reads it.
+    The file holds tensors and plain Python values only (weights, optimiser
+    state, progress counters, history, random-number-generator states), so
+    ``torch.load(path, weights_only=True)`` reads it without running code.
     Writes are atomic: a crash mid-save leaves the previous file intact.
+
+    With ``resume=True`` a fit whose checkpoint file exists continues from it:
+    rerunning the same script after a crash finishes the interrupted fit, and
+    on the CPU with a fixed ``random_state`` gives the same model as a run that
+    was never interrupted.
 
     Parameters
     ----------
     path : str or path-like
-        Target file; a ``{epoch}`` field is filled in when present.
+        Target file; a ``{epoch}`` field is filled in when present (not with ``resume``).
     every : int or None, default=None
         Save every this many epochs.
     on_best : bool, default=True
         Save when ``monitor`` improves.
     monitor : str, default="valid_loss"
         Falls back to "train_loss" when the fit has no validation set.
+    resume : bool, default=False
+        Continue from ``path`` when it exists.
     """
 
-    def __init__(self, path, every=None, on_best=True, monitor="valid_loss"):
+    def __init__(self, path, every=None, on_best=True, monitor="valid_loss", resume=False):
         self.path = path
         self.every = every
         self.on_best = on_best
         self.monitor = monitor
+        self.resume = resume
 
     def on_train_begin(self, trainer):
         self.best_ = None
         self.saved_epochs_ = []
+        self.resumed_from_ = None
+        if not self.resume:
+            return
+        if "{epoch}" in str(self.path):
+            raise ValueError("Checkpoint(resume=True) needs a fixed path, without '{epoch}'.")
+        if trainer.optimizer is None:
+            raise ValueError("Checkpoint(resume=True) needs a stochastic solver.")
+        if os.path.exists(self.path):
+            saved = torch.load(self.path, map_location=trainer.device, weights_only=True)
+            trainer.load_training_state(saved)
+            self.best_ = saved.get("checkpoint_best")
+            self.resumed_from_ = saved["progress"]["n_iter"]
 
     def _improved(self, record) -> bool:
         monitor = self.monitor if record.get(self.monitor) is not None else "train_loss"
@@ -222,12 +243,8 @@ class Checkpoint(Callback):
         epoch = record["epoch"]
         due = bool(self.every) and epoch % self.every == 0
         if (self.on_best and self._improved(record)) or due:
-            state = {
-                "module": trainer.module.state_dict(),
-                "optimizer": None if trainer.optimizer is None else trainer.optimizer.state_dict(),
-                "epoch": epoch,
-                "history": list(trainer.state.history),
-            }
+            state = trainer.training_state()
+            state["checkpoint_best"] = self.best_
             atomic_torch_save(state, str(self.path).format(epoch=epoch))
             self.saved_epochs_.append(epoch)
 

@@ -13,8 +13,23 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
+def to_host(data):
+    """Torch tensors on any device become numpy arrays; anything else passes through."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return data
+    if isinstance(data, torch.Tensor):
+        data = data.detach()
+        if data.dtype == torch.bfloat16:
+            data = data.float()
+        return data.cpu().numpy()
+    return data
+
+
 def check_features(estimator, X, *, reset: bool, accept_sparse=("csr", "csc")):
     """Validate X alone (predict time when ``reset`` is False)."""
+    X = to_host(X)
     return validate_data(
         estimator, X, reset=reset, accept_sparse=list(accept_sparse), dtype=FLOAT_DTYPES
     )
@@ -24,6 +39,7 @@ def check_features_and_targets(estimator, X, y, *, reset: bool, y_numeric: bool)
     """Validate X and y together; a column-vector y becomes 1-D with a warning."""
     from sklearn.utils.validation import column_or_1d
 
+    X, y = to_host(X), to_host(y)
     X, y = validate_data(
         estimator,
         X,

@@ -57,9 +57,11 @@ class Batches:
         dtype: torch.dtype,
         other_dtypes,
         batch_size: int,
+        min_batch: int = 1,
     ) -> None:
         self.n_samples = X.shape[0]
         self.batch_size = int(batch_size)
+        self.min_batch = min_batch
         self.device = device
         self.dtype = dtype
         self.sparse = sp.issparse(X)
@@ -81,11 +83,19 @@ class Batches:
             self.X_dense, self.others = tensors[0], tensors[1:]
 
     def __len__(self) -> int:
-        return -(-self.n_samples // self.batch_size)
+        return sum(1 for _ in self._slices())
 
     def _slices(self):
-        for start in range(0, self.n_samples, self.batch_size):
-            yield slice(start, min(start + self.batch_size, self.n_samples))
+        """Consecutive row ranges; a last range shorter than ``min_batch`` joins the one before.
+
+        Batch normalisation cannot train on a batch of one row.
+        """
+        starts = list(range(0, self.n_samples, self.batch_size))
+        if len(starts) > 1 and self.n_samples - starts[-1] < self.min_batch:
+            starts.pop()
+        ends = starts[1:] + [self.n_samples]
+        for start, stop in zip(starts, ends):
+            yield slice(start, stop)
 
     def epoch(self, generator: torch.Generator | None = None) -> Iterator[tuple]:
         """Batches for one epoch; shuffled when a generator is given."""

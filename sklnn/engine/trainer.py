@@ -10,6 +10,7 @@ score with early stopping, restoring the best weights).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 import warnings
@@ -54,6 +55,15 @@ class ProgressState:
         if early_stopping:
             return cls(validation_scores=[], best_validation_score=-math.inf)
         return cls(best_loss=math.inf)
+
+    def switch_stopping_rule(self, early_stopping: bool) -> None:
+        """Make a continued fit's counters fit its stopping rule (it may differ from the last)."""
+        if early_stopping and self.validation_scores is None:
+            self.validation_scores, self.best_validation_score = [], -math.inf
+            self.no_improvement_count = 0
+        elif not early_stopping and self.best_loss is None:
+            self.best_loss = min(self.loss_curve, default=math.inf)
+            self.no_improvement_count = 0
 
 
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -280,20 +290,22 @@ class Trainer:
         """
         self.state = state
         self.stop_training = False
+        self.epochs_in_fit = 0
         self.module.train()
         if self.early_stopping and self.best_weights is None:
             self.best_weights = snapshot(self.module)
-        last_good = snapshot(self.module)
-        epochs_done = 0
         reason = TrainingStopped.MAX_ITER
         for cb in self.callbacks:
-            cb.on_train_begin(self)
+            cb.on_train_begin(self)  # may load a checkpoint into this trainer
+        last_good = snapshot(self.module)
+        epochs_wanted = 1 if incremental else self.max_epochs
         try:
             self._maybe_compile(train)
-            for _ in range(1 if incremental else self.max_epochs):
+            while self.epochs_in_fit < epochs_wanted:
                 for cb in self.callbacks:
                     cb.on_epoch_begin(self, state.n_iter + 1)
                 started = time.perf_counter()
+                lr = current_learning_rate(self.optimizer)
                 train_loss = self.run_epoch(train)
                 if valid is not None:
                     valid_loss, valid_score = self.validation_step(valid)
@@ -311,7 +323,7 @@ class Trainer:
                     )
                     reason = TrainingStopped.DIVERGED
                     break
-                epochs_done += 1
+                self.epochs_in_fit += 1
                 last_good = snapshot(self.module)
                 state.n_iter += 1
                 state.t += train.n_samples
@@ -319,12 +331,21 @@ class Trainer:
                 state.loss_curve.append(train_value)
                 self._update_no_improvement(state, valid_score_value)
                 self.schedule.epoch_end(self.optimizer, state.t)
+                converged = False
+                if state.no_improvement_count > self.n_iter_no_change:
+                    converged = self.schedule.on_plateau(self.optimizer)
+                    if converged:
+                        state.stop_message = self._plateau_message()
+                        if self.verbose:
+                            print(state.stop_message + " Stopping.")
+                    else:
+                        state.no_improvement_count = 0
                 record = {
                     "epoch": state.n_iter,
                     "train_loss": train_value,
                     "valid_loss": valid_loss_value,
                     "valid_score": valid_score_value,
-                    "lr": current_learning_rate(self.optimizer),
+                    "lr": lr,
                     "duration": time.perf_counter() - started,
                 }
                 state.history.append(record)
@@ -336,17 +357,11 @@ class Trainer:
                 if self.stop_training:
                     reason = TrainingStopped.CALLBACK
                     break
-                if state.no_improvement_count > self.n_iter_no_change:
-                    message = self._plateau_message()
-                    if self.schedule.on_plateau(self.optimizer):
-                        if self.verbose:
-                            print(message + " Stopping.")
-                        state.stop_message = message
-                        reason = TrainingStopped.CONVERGED
-                        break
-                    state.no_improvement_count = 0
+                if converged:
+                    reason = TrainingStopped.CONVERGED
+                    break
         except KeyboardInterrupt:
-            if epochs_done == 0:
+            if self.epochs_in_fit == 0:
                 raise
             self.module.load_state_dict(last_good)
             reason = TrainingStopped.INTERRUPTED
@@ -358,6 +373,38 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self)
         return reason
+
+    # ------------------------------------------------------------ checkpoints
+    def training_state(self) -> dict:
+        """Everything needed to continue this fit exactly: tensors and plain values only."""
+        cuda = self.device.type == "cuda"
+        return {
+            "module": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "progress": dataclasses.asdict(self.state),
+            "epochs_in_fit": self.epochs_in_fit,
+            "shuffle_rng": (
+                None if self.shuffle_generator is None else self.shuffle_generator.get_state()
+            ),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
+            "best_weights": self.best_weights,
+        }
+
+    def load_training_state(self, saved: dict) -> None:
+        """Continue from ``training_state()``'s output (e.g. read back from a checkpoint)."""
+        self.module.load_state_dict(saved["module"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        for name, value in saved["progress"].items():
+            setattr(self.state, name, value)
+        self.epochs_in_fit = saved["epochs_in_fit"]
+        if self.shuffle_generator is not None and saved["shuffle_rng"] is not None:
+            self.shuffle_generator.set_state(saved["shuffle_rng"].cpu())
+        torch.set_rng_state(saved["torch_rng"].cpu())
+        if saved.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), self.device)
+        if saved["best_weights"] is not None:
+            self.best_weights = saved["best_weights"]
 
 
 def gradients_match(trainer: Trainer, eager: nn.Module, compiled, X, y, w, rtol=1e-3) -> bool:

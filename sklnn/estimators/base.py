@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklnn.engine.batches import Batches
 from sklnn.engine.devices import autocast_dtype, compute_dtype, resolve_device
-from sklnn.engine.inference import predict_outputs
+from sklnn.engine.inference import OutOfMemoryError, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.solvers import (
     SOLVERS,
@@ -55,6 +55,17 @@ def seeded_torch_rng(seed: int, device: torch.device):
         if device.type == "cuda":
             torch.cuda.manual_seed(seed)
         yield
+
+
+@contextmanager
+def _explain_out_of_memory(batch_size: int):
+    try:
+        yield
+    except OutOfMemoryError as exc:
+        raise MemoryError(
+            f"The device ran out of memory while training with batch_size={batch_size}. Use a "
+            "smaller batch_size (or a smaller network, or precision='bfloat16')."
+        ) from exc
 
 
 class NeuralNetBase(BaseEstimator):
@@ -171,34 +182,38 @@ class NeuralNetBase(BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        if first_pass:
-            module = self._build_module(X.shape[1], n_outputs)
-            self._init_module(module, torch.Generator().manual_seed(seed))
-            module = module.to(device=device, dtype=dtype)
-            state = ProgressState.start(self.early_stopping and self.solver in STOCHASTIC_SOLVERS)
-            optimizer_state = None
-        else:
-            module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
-            state = copy.deepcopy(self._progress)
-            if state.validation_scores is None and self.early_stopping:
-                state = ProgressState.start(True)
-            optimizer_state = self._optimizer_state if incremental else None
-
-        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
-                                   device, dtype)
-        objective = self._make_objective()
-        batch_size = train.batch_size
-        flops = 3 * batch_size * self._flops_per_sample(module)
-        with thread_budget(threads_for(flops)), seeded_torch_rng(seed, device):
-            if self.solver == "lbfgs":
-                reason, optimizer = self._run_lbfgs(module, objective, train, state, device), None
-            else:
-                reason, optimizer = self._run_stochastic(
-                    module, objective, train, valid, state, device, mixed, seed,
-                    optimizer_state, incremental,
+        # Module construction and dropout draw from torch's global RNG: seed it, then restore it.
+        with seeded_torch_rng(seed, device):
+            if first_pass:
+                module = self._build_module(X.shape[1], n_outputs)
+                self._init_module(module, torch.Generator().manual_seed(seed))
+                module = module.to(device=device, dtype=dtype)
+                state = ProgressState.start(
+                    self.early_stopping and self.solver in STOCHASTIC_SOLVERS
                 )
+                optimizer_state = None
+            else:
+                module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
+                state = copy.deepcopy(self._progress)
+                state.switch_stopping_rule(self.early_stopping and not incremental)
+                optimizer_state = self._optimizer_state if incremental else None
 
-        if reason == TrainingStopped.DIVERGED and (first_pass or not state.loss_curve):
+            epochs_before = state.n_iter
+            train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
+                                       device, dtype)
+            objective = self._make_objective()
+            flops = 3 * train.batch_size * self._flops_per_sample(module)
+            with thread_budget(threads_for(flops)), _explain_out_of_memory(train.batch_size):
+                if self.solver == "lbfgs":
+                    reason = self._run_lbfgs(module, objective, train, state, device)
+                    optimizer = None
+                else:
+                    reason, optimizer = self._run_stochastic(
+                        module, objective, train, valid, state, device, mixed, seed,
+                        optimizer_state, incremental,
+                    )
+
+        if reason == TrainingStopped.DIVERGED and state.n_iter == epochs_before:
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large "
                 "values and need to be preprocessed. " + state.stop_message
@@ -280,13 +295,23 @@ class NeuralNetBase(BaseEstimator):
             n = X.shape[0]
         batch_size = self._batch_size(n)
         target_dtype = self._make_objective().target_dtype or dtype
+        min_batch = 2 if self._uses_batch_norm() else 1
+        if n < min_batch:
+            raise ValueError(
+                f"batch_norm=True needs at least 2 training samples, got {n}; add samples or set "
+                "batch_norm=False."
+            )
         train = Batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
-                        other_dtypes=[target_dtype, dtype], batch_size=batch_size)
+                        other_dtypes=[target_dtype, dtype], batch_size=batch_size,
+                        min_batch=min_batch)
         if valid is not None:
             valid = Batches(valid[0], [valid[1], valid[2]], device=device, dtype=dtype,
                             other_dtypes=[target_dtype, dtype],
                             batch_size=max(batch_size, 4096))
         return train, valid
+
+    def _uses_batch_norm(self) -> bool:
+        return bool(self.__dict__.get("batch_norm", False))
 
     def _batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":
@@ -345,10 +370,17 @@ class NeuralNetBase(BaseEstimator):
             out = predict_outputs(
                 self.module_, X, device=self.device_, dtype=self._compute_dtype,
                 batch_rows=batch_rows, decode=objective.decode,
-                autocast=autocast_dtype(self.precision, self.device_),
+                autocast=self._inference_autocast(),
             )
         return out.astype(X.dtype if X.dtype in (np.float32, np.float64) else np.float64,
                           copy=False)
+
+    def _inference_autocast(self) -> torch.dtype | None:
+        """Autocast for prediction; float16 falls back to full precision off CUDA (a model
+        trained on a GPU and loaded on a CPU-only machine still predicts)."""
+        if self.precision == "float16" and self.device_.type != "cuda":
+            return None
+        return autocast_dtype(self.precision, self.device_)
 
     def _predict_batch_rows(self) -> int:
         return 8192
@@ -365,6 +397,15 @@ class NeuralNetBase(BaseEstimator):
         if print_fn is not None:
             print_fn(str(result))
         return result
+
+    def save(self, path) -> None:
+        """Write the fitted estimator to ``path`` without pickle; read it with ``sklnn.load``.
+
+        The file is safe to load from an untrusted source (see ``sklnn.persistence``).
+        """
+        from sklnn.persistence import save
+
+        save(self, path)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -1,0 +1,91 @@
+"""Callbacks: early stopping, schedulers, checkpoints, logging, history."""
+
+import numpy as np
+import pytest
+import torch
+
+from sklnn import MLPClassifierGPU
+from sklnn.callbacks import Callback, Checkpoint, EarlyStopping, EpochLogger, LRScheduler
+
+
+def test_history_records_every_epoch(binary_data):
+    X, y = binary_data
+    clf = MLPClassifierGPU(max_iter=4, random_state=0).fit(X, y, validation_data=(X, y))
+    assert [r["epoch"] for r in clf.history_] == [1, 2, 3, 4]
+    assert set(clf.history_[0]) == {"epoch", "train_loss", "valid_loss", "valid_score", "lr",
+                                    "duration"}
+    assert [r["train_loss"] for r in clf.history_] == clf.loss_curve_
+    assert clf.history_[-1]["valid_score"] == pytest.approx(clf.score(X, y))
+
+
+def test_early_stopping_callback_stops_and_restores(binary_data):
+    X, y = binary_data
+    stopper = EarlyStopping(monitor="valid_loss", patience=3)
+    X_val, y_val = X[:80], 1 - y[:80]
+    clf = MLPClassifierGPU(max_iter=200, callbacks=[stopper], random_state=0)
+    clf.fit(X[80:], y[80:], validation_data=(X_val, y_val))
+    assert clf.n_iter_ < 200
+    assert clf.n_iter_ == stopper.best_epoch_ + 3
+    best = min(r["valid_loss"] for r in clf.history_)
+    assert stopper.best_ == best
+    p = clf.predict_proba(X_val)[np.arange(80), y_val]
+    assert -np.mean(np.log(p)) == pytest.approx(best, rel=1e-6)
+
+
+def test_early_stopping_without_validation_set_explains(binary_data):
+    X, y = binary_data
+    clf = MLPClassifierGPU(max_iter=3, callbacks=[EarlyStopping()])
+    with pytest.raises(ValueError, match="no validation set"):
+        clf.fit(X, y)
+
+
+def test_lr_scheduler_drives_the_learning_rate(binary_data):
+    X, y = binary_data
+    sched = LRScheduler(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.1)
+    clf = MLPClassifierGPU(max_iter=5, learning_rate_init=0.01, callbacks=[sched],
+                           random_state=0).fit(X, y)
+    rates = [r["lr"] for r in clf.history_]
+    assert rates == pytest.approx([0.01, 0.01, 0.001, 0.001, 0.0001])  # rate used per epoch
+
+
+def test_batch_hooks_called_once_per_step(binary_data):
+    X, y = binary_data
+    calls = []
+
+    class Counter(Callback):
+        def on_batch_end(self, trainer, batch_index, loss):
+            calls.append(batch_index)
+
+    MLPClassifierGPU(max_iter=2, batch_size=100, callbacks=[Counter()]).fit(X, y)
+    assert calls == [0, 1, 2, 0, 1, 2]
+    assert not Callback().wants_batches() and Counter().wants_batches()
+
+
+def test_checkpoint_writes_loadable_tensors_atomically(binary_data, tmp_path):
+    X, y = binary_data
+    path = tmp_path / "ckpt-{epoch}.pt"
+    ckpt = Checkpoint(path, every=2, on_best=False)
+    clf = MLPClassifierGPU(max_iter=5, callbacks=[ckpt], random_state=0).fit(X, y)
+    assert ckpt.saved_epochs_ == [2, 4]
+    state = torch.load(tmp_path / "ckpt-4.pt", weights_only=True)
+    assert state["progress"]["n_iter"] == 4 and len(state["progress"]["history"]) == 4
+    assert set(state["module"]) == set(clf.module_.state_dict())
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_epoch_logger_prints_one_line_per_epoch(binary_data, capsys):
+    X, y = binary_data
+    MLPClassifierGPU(max_iter=3, callbacks=[EpochLogger()]).fit(X, y, validation_data=(X, y))
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch")]
+    assert len(lines) == 3 and "valid_score" in lines[0]
+
+
+def test_returning_true_stops_training(binary_data):
+    X, y = binary_data
+
+    class StopAtTwo(Callback):
+        def on_epoch_end(self, trainer, record):
+            return record["epoch"] == 2
+
+    clf = MLPClassifierGPU(max_iter=50, callbacks=[StopAtTwo()]).fit(X, y)
+    assert clf.n_iter_ == 2
