@@ -15,7 +15,7 @@ The RNNs use early stopping on 10% of the *training* series, so the
 validation and test series play no part in training. A plot of a few
 validation series with their forecasts goes to ``examples/output/``.
 
-Run: ``python examples/rnn_forecasting.py`` (about 10 minutes on 2 busy CPU cores).
+Run: ``python examples/rnn_forecasting.py`` (5 to 7 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
