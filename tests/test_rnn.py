@@ -193,6 +193,7 @@ def test_multivariate_windows_and_shape_errors():
     model = RNNForecaster(cell="gru", **FAST).fit(X, y)
     assert model.sequence_shape_ == (6, 2) and model.n_features_in_ == 12
     np.testing.assert_allclose(model.predict(X.reshape(60, 12)), model.predict(X))
+    np.testing.assert_allclose(model.predict(torch.as_tensor(X)), model.predict(X))
     with pytest.raises(ValueError, match=r"\(6, 2\)"):
         model.predict(rng.normal(size=(3, 6, 3)))
     with pytest.raises(ValueError, match=r"\(6, 2\)"):

@@ -27,6 +27,7 @@ from sklnn.validation import (
     check_int,
     check_real,
     check_sample_weight,
+    to_host,
 )
 
 TRAINING_TARGETS = ("last", "sequence")
@@ -134,6 +135,7 @@ class _RecurrentMixin:
 
         Returns the rows and the sequence shape they came from (None for 2-D).
         """
+        X = to_host(X)
         if sp.issparse(X) or isinstance(X, pd.DataFrame):
             return X, None
         array = X if hasattr(X, "ndim") and hasattr(X, "shape") else np.asarray(X)
@@ -175,7 +177,7 @@ class _RecurrentMixin:
 
     def _validated_rows_and_targets(self, X, y, reset, y_numeric):
         rows, shape = self._to_rows(X, reset)
-        rows, y = validate_data(self, rows, y, reset=reset, multi_output=True,
+        rows, y = validate_data(self, rows, to_host(y), reset=reset, multi_output=True,
                                 y_numeric=y_numeric, dtype=FLOAT_DTYPES,
                                 ensure_all_finite=self._finite_policy())
         if y.ndim == 2 and y.shape[1] == 1:
@@ -566,7 +568,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         steps = self.horizon_ if steps is None else steps
         check_int("steps", steps, 1)
         window_steps, features = self.sequence_shape_
-        values = np.asarray(history, dtype=np.float64)
+        values = np.asarray(to_host(history), dtype=np.float64)
         if features > 1:
             if values.ndim != 2 or values.shape[1] != features:
                 raise ValueError(
