@@ -10,7 +10,9 @@ from sklnn import callbacks, datasets
 from sklnn.estimators.cnn import CNNImageClassifier
 from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
 from sklnn.estimators.resnet import ResNetClassifier
+from sklnn.estimators.rnn import RNNClassifier, RNNForecaster
 from sklnn.persistence import load
+from sklnn.windows import make_windows
 
 __version__ = "0.1.0"
 
@@ -19,8 +21,11 @@ __all__ = [
     "MLPClassifierGPU",
     "MLPRegressorGPU",
     "ResNetClassifier",
+    "RNNClassifier",
+    "RNNForecaster",
     "__version__",
     "callbacks",
     "datasets",
     "load",
+    "make_windows",
 ]

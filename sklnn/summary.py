@@ -56,6 +56,8 @@ def summarize(
 
         def hook(mod, inputs, output, name=name):
             out = output[0] if isinstance(output, tuple) else output
+            if isinstance(out, nn.utils.rnn.PackedSequence):  # recurrent layers on padded input
+                out = out.data
             n_params = sum(p.numel() for p in mod.parameters(recurse=False))
             rows.append(SummaryRow(name, type(mod).__name__, tuple(out.shape[1:]), n_params))
 

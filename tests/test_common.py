@@ -2,7 +2,14 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklnn import CNNImageClassifier, MLPClassifierGPU, MLPRegressorGPU, ResNetClassifier
+from sklnn import (
+    CNNImageClassifier,
+    MLPClassifierGPU,
+    MLPRegressorGPU,
+    ResNetClassifier,
+    RNNClassifier,
+    RNNForecaster,
+)
 
 # Small, fast settings; the checks exercise behaviour, not accuracy at scale. On CUDA,
 # precision="auto" computes in float32, which misses the rtol=1e-7 equivalence checks
@@ -16,6 +23,10 @@ ESTIMATORS = [
     # (weight k == k repeated rows) holds exactly only without batch norm.
     ResNetClassifier(depth=8, width=0.25, batch_norm=False, learning_rate_init=0.05,
                      max_iter=20, random_state=0),
+    RNNForecaster(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
+                  max_iter=100, random_state=0),
+    RNNClassifier(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
+                  max_iter=100, random_state=0),
 ]
 
 

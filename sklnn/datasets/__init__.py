@@ -1,6 +1,6 @@
 """Data for examples and tests: the lecture's generators and the bundled MNIST test set."""
 
-from sklnn.datasets._generators import make_gaussian_blobs
+from sklnn.datasets._generators import make_gaussian_blobs, make_sine_series
 from sklnn.datasets._mnist import load_mnist_test, mnist_train_test_split
 
-__all__ = ["load_mnist_test", "make_gaussian_blobs", "mnist_train_test_split"]
+__all__ = ["load_mnist_test", "make_gaussian_blobs", "make_sine_series", "mnist_train_test_split"]

@@ -41,3 +41,38 @@ def make_gaussian_blobs(n_samples=10_000, *, signal_fraction=0.5, distance=1.0, 
     centres = np.where(y[:, None] == 1, distance, -distance)
     X = centres + sigma * rng.standard_normal((n_samples, 2))
     return X, y
+
+
+def make_sine_series(n_series=10_000, n_steps=50, *, random_state=None):
+    """Noisy sums of two sine waves, the lecture's forecasting data (Geron, ch. 15).
+
+    Each series is ``0.5 sin((t - a)(10 p + 10)) + 0.2 sin((t - b)(20 q + 20))
+    + 0.1 (r - 0.5)`` with ``p, q, a, b`` drawn uniformly in [0, 1) once per
+    series, ``r`` uniform in [0, 1) at every step, and ``t = k / n_steps`` for
+    steps ``k = 0 .. n_steps - 1``, so t runs over [0, 1).
+
+    Parameters
+    ----------
+    n_series : int, default=10000
+    n_steps : int, default=50
+        Steps per series. To forecast, generate the window plus the horizon
+        (e.g. 51 or 60 steps) and split off the last values.
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    series : ndarray of shape (n_series, n_steps), float64
+
+    Examples
+    --------
+    >>> from sklnn.datasets import make_sine_series
+    >>> series = make_sine_series(1000, 51, random_state=42)
+    >>> X, y = series[:, :50], series[:, 50]
+    >>> X.shape, y.shape
+    ((1000, 50), (1000,))
+    """
+    rng = check_random_state(random_state)
+    p, q, a, b = rng.uniform(size=(4, n_series, 1))
+    t = np.arange(n_steps) / n_steps
+    waves = 0.5 * np.sin((t - a) * (10 * p + 10)) + 0.2 * np.sin((t - b) * (20 * q + 20))
+    return waves + 0.1 * (rng.uniform(size=(n_series, n_steps)) - 0.5)

@@ -15,9 +15,11 @@ from sklnn.modules.resnet import (
     resnet56,
     resnet110,
 )
+from sklnn.modules.rnn import CELLS, RecurrentNetwork, init_recurrent_, sequence_lengths
 
 __all__ = [
     "ACTIVATIONS",
+    "CELLS",
     "CNN",
     "MLP",
     "BasicBlock",
@@ -26,8 +28,10 @@ __all__ = [
     "ImageInput",
     "ProjectionShortcut",
     "RandomShiftFlip",
+    "RecurrentNetwork",
     "ZeroPadShortcut",
     "glorot_uniform_",
+    "init_recurrent_",
     "kaiming_normal_init_",
     "make_activation",
     "resnet20",
@@ -35,4 +39,5 @@ __all__ = [
     "resnet44",
     "resnet56",
     "resnet110",
+    "sequence_lengths",
 ]

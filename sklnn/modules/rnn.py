@@ -1,0 +1,161 @@
+"""Recurrent networks over fixed-length windows, with packing for padded sequences."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def sequence_lengths(x: torch.Tensor, padding_value: float) -> torch.Tensor:
+    """Steps before the trailing padding of each sequence in ``x`` (batch, steps, features).
+
+    A step is padding when every feature equals ``padding_value`` (NaN matches
+    NaN). Only trailing padding counts, so a padding-valued step inside a
+    sequence is data. A sequence made only of padding keeps one step, because
+    a recurrent layer cannot run over zero steps.
+    """
+    if math.isnan(padding_value):
+        is_padding = torch.isnan(x).all(dim=2)
+    else:
+        is_padding = (x == padding_value).all(dim=2)
+    # cumprod from the end stays 1 only across the trailing run of padding steps
+    trailing = is_padding.flip(1).to(torch.int64).cumprod(dim=1).sum(dim=1)
+    return (x.shape[1] - trailing).clamp_min(1)
+
+
+class RecurrentNetwork(nn.Module):
+    """Stacked RNN, LSTM or GRU layers followed by a linear head.
+
+    Inputs are windows flattened to rows of ``n_steps * n_inputs`` values (the
+    layout scikit-learn estimators pass around) or 3-D tensors of shape
+    ``(batch, steps, n_inputs)``; rows are reshaped back to sequences first.
+
+    Parameters
+    ----------
+    n_steps : int
+        Steps per sequence in the flattened layout.
+    n_inputs : int
+        Features per step.
+    n_outputs : int
+        Outputs of the head: per sequence, or per step when ``all_steps``.
+    cell : {"rnn", "lstm", "gru"}
+    hidden_size : int
+        Units per recurrent layer (per direction).
+    num_layers : int
+    dropout : float
+        Dropout between recurrent layers and before the head.
+    bidirectional : bool
+        Also run each layer backwards and concatenate both directions.
+    all_steps : bool
+        Sequence-to-sequence: apply the head at every step from ``first_step``
+        on and return ``(batch, (steps - first_step) * n_outputs)``, step-major.
+        Otherwise return the head of the final state, ``(batch, n_outputs)``.
+    first_step : int
+        With ``all_steps``, the first step whose outputs are returned.
+    padding_value : float or None
+        When set, trailing steps whose features all equal it are padding; the
+        sequences are packed so that padding never enters the computation.
+    """
+
+    def __init__(
+        self,
+        n_steps: int,
+        n_inputs: int,
+        n_outputs: int,
+        *,
+        cell: str = "lstm",
+        hidden_size: int = 20,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        all_steps: bool = False,
+        first_step: int = 0,
+        padding_value: float | None = None,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {list(CELLS)}; got {cell!r}.")
+        self.n_steps = n_steps
+        self.n_inputs = n_inputs
+        self.all_steps = all_steps
+        self.first_step = first_step
+        self.padding_value = padding_value
+        self.recurrent = CELLS[cell](
+            n_inputs,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            # torch only applies it between layers, and warns when there is one layer
+            dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
+        )
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        n_directions = 2 if bidirectional else 1
+        self.head = nn.Linear(hidden_size * n_directions, n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.reshape(x.shape[0], self.n_steps, self.n_inputs)
+        lengths = None
+        if self.padding_value is not None:
+            lengths = sequence_lengths(x, self.padding_value)
+            if bool((lengths == x.shape[1]).all()):
+                lengths = None  # nothing padded: packing would only cost time
+            elif math.isnan(self.padding_value):
+                x = torch.nan_to_num(x)
+        if self.all_steps:
+            return self._per_step(x, lengths)
+        return self.head(self.dropout(self._final_state(x, lengths)))
+
+    def _final_state(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """The last layer's state after each sequence's last real step, directions joined."""
+        if lengths is not None:
+            x = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, state = self.recurrent(x)
+        hidden = state[0] if isinstance(state, tuple) else state
+        n_directions = 2 if self.recurrent.bidirectional else 1
+        last_layer = hidden[-n_directions:]  # (directions, batch, hidden)
+        return last_layer.transpose(0, 1).reshape(hidden.shape[1], -1)
+
+    def _per_step(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        steps = x.shape[1]
+        if lengths is not None:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                          enforce_sorted=False)
+            outputs, _ = pad_packed_sequence(self.recurrent(packed)[0], batch_first=True,
+                                             total_length=steps)
+        else:
+            outputs, _ = self.recurrent(x)
+        outputs = outputs[:, self.first_step:]
+        return self.head(self.dropout(outputs)).reshape(x.shape[0], -1)
+
+
+@torch.no_grad()
+def init_recurrent_(module: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Initialise recurrent and linear layers reproducibly from ``generator``.
+
+    Weights and biases follow PyTorch's defaults, U(-1/sqrt(h), 1/sqrt(h)) with
+    h the hidden size (fan-in for linear layers), but drawn from the given
+    generator so that equal seeds give equal networks. LSTM forget-gate biases
+    start at 1 so that early gradients flow through long windows.
+    """
+    for layer in module.modules():
+        if isinstance(layer, nn.RNNBase):
+            bound = 1.0 / math.sqrt(layer.hidden_size)
+            params = layer.named_parameters()
+        elif isinstance(layer, nn.Linear):
+            bound = 1.0 / math.sqrt(layer.in_features)
+            params = layer.named_parameters()
+        else:
+            continue
+        for name, param in params:
+            values = torch.rand(param.shape, generator=generator, dtype=torch.float64)
+            param.copy_(values.mul_(2 * bound).sub_(bound))
+            if isinstance(layer, nn.LSTM) and name.startswith("bias_ih"):
+                # gate order is input, forget, cell, output
+                param[layer.hidden_size:2 * layer.hidden_size] = 1.0
