@@ -13,7 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sklnn import MLPClassifierGPU, MLPRegressorGPU
+from sklnn import (
+    CNNImageClassifier,
+    MLPClassifierGPU,
+    MLPRegressorGPU,
+    ResNetClassifier,
+    RNNClassifier,
+    RNNForecaster,
+)
 
 DTYPES = [np.bool_, np.int8, np.int64, np.float16, np.float32, np.float64, np.complex64,
           np.dtype("U3"), np.dtype(object)]
@@ -27,7 +34,14 @@ def _estimators():
         MLPClassifierGPU(**small, early_stopping=True),
         MLPRegressorGPU(**small),
         MLPRegressorGPU(**small, solver="lbfgs", batch_norm=True),
+        CNNImageClassifier(filters=(2,), dense_layers=(4,), max_iter=2, random_state=0),
+        ResNetClassifier(depth=8, width=0.25, max_iter=1, batch_size=4, random_state=0),
+        RNNForecaster(hidden_size=3, num_layers=1, max_iter=2, random_state=0),
+        RNNClassifier(cell="lstm", hidden_size=3, num_layers=1, max_iter=2, random_state=0),
     ]
+
+
+N_ESTIMATORS = len(_estimators())
 
 
 @st.composite
@@ -85,14 +99,14 @@ def _fit_then_use(X, y, index, X_new):
         _check_outcome(lambda: estimator.score(X, y))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(X=arrays(), y=arrays(), index=st.integers(0, 4), X_new=arrays())
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(X=arrays(), y=arrays(), index=st.integers(0, N_ESTIMATORS - 1), X_new=arrays())
 def test_random_arrays_fit_or_fail_clearly(X, y, index, X_new):
     _fit_then_use(X, y, index, X_new)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(data=aligned_data(), index=st.integers(0, 4), X_new=arrays())
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=aligned_data(), index=st.integers(0, N_ESTIMATORS - 1), X_new=arrays())
 def test_well_shaped_odd_data_fits_or_fails_clearly(data, index, X_new):
     _fit_then_use(*data, index, X_new)
 
@@ -116,3 +130,17 @@ def test_wrong_feature_count_and_non_finite_at_predict(estimator, binary_data):
         estimator.predict(bad)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         estimator.fit(X, y[:-1])
+
+
+def test_wrong_image_and_sequence_shapes_at_predict():
+    rng = np.random.RandomState(0)
+    images, labels = rng.rand(12, 6, 6), np.arange(12) % 2
+    cnn = CNNImageClassifier(filters=(2,), dense_layers=(4,), max_iter=2, random_state=0)
+    cnn.fit(images, labels)
+    with pytest.raises(ValueError, match="6"):
+        cnn.predict(rng.rand(3, 5, 5))
+    sequences = rng.rand(12, 7, 2)
+    rnn = RNNForecaster(hidden_size=3, num_layers=1, max_iter=2, random_state=0)
+    rnn.fit(sequences, sequences[:, -1, 0])
+    with pytest.raises(ValueError, match="7"):
+        rnn.predict(rng.rand(3, 5, 2))
