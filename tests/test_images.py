@@ -318,3 +318,14 @@ def test_partial_fit_and_warm_start_keep_the_image_shape(digits):
     with pytest.raises(ValueError, match=r"\(1, 8, 8\)"):
         warm.fit(np.zeros((10, 1, 6, 6), np.float32), y[:10])
     assert warm.input_shape_ == (1, 8, 8)  # a failed fit leaves the model as it was
+
+
+def test_torch_tensor_images_are_accepted():
+    import torch
+
+    rng = np.random.RandomState(0)
+    images, labels = rng.rand(16, 1, 6, 6).astype(np.float32), np.arange(16) % 2
+    clf = CNNImageClassifier(filters=(2,), dense_layers=(4,), max_iter=2, random_state=0)
+    clf.fit(torch.from_numpy(images), torch.from_numpy(labels))
+    np.testing.assert_array_equal(clf.predict_proba(torch.from_numpy(images)),
+                                  clf.predict_proba(images))

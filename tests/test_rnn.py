@@ -245,7 +245,9 @@ def test_padding_does_not_change_predictions(padding_value):
         unpadded = _on_device(network, walks[i, :lengths[i]].reshape(1, -1, 1))
         with torch.no_grad():
             logit = network(unpadded)
-        np.testing.assert_allclose(proba[i, 1], torch.sigmoid(logit).item(), rtol=1e-6)
+        # cuDNN runs packed and unpacked sequences through different float32 kernels
+        rtol = 1e-6 if clf.device_.type == "cpu" else 1e-4
+        np.testing.assert_allclose(proba[i, 1], torch.sigmoid(logit).item(), rtol=rtol)
     # the same weights reading the padding as data give other answers
     unpacked = copy.deepcopy(network)
     unpacked.padding_value = None

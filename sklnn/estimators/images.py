@@ -26,7 +26,13 @@ from sklnn.modules.images import (
     forward_cost,
     kaiming_normal_init_,
 )
-from sklnn.validation import check_choice, check_features, check_features_and_targets, check_int
+from sklnn.validation import (
+    check_choice,
+    check_features,
+    check_features_and_targets,
+    check_int,
+    to_host,
+)
 
 DATA_FORMATS = ("auto", "channels_first", "channels_last")
 LR_SCHEDULES = ("constant", "cosine", "step")
@@ -234,6 +240,7 @@ class ImageClassifierBase(NeuralClassifier):
 
     def _image_rows(self, X, *, reset: bool):
         """Flat channels-first rows, and the image shape when X held images (else None)."""
+        X = to_host(X)
         if not hasattr(X, "ndim") and not sp.issparse(X):
             X = np.asarray(X)
         if isinstance(X, np.ndarray) and X.dtype.kind in "iub":
