@@ -15,16 +15,14 @@ from contextlib import contextmanager
 import torch
 
 # Below this many floating-point operations per step (or per predict batch) one thread
-# is used. Measured with ``python -m benchmarks.threads_crossover`` on the project's
-# 2-core machine while other jobs held it (load 7-8): a second OpenMP thread lost at
-# every size tried, 250x at 1e6 FLOPs, 35x at 2e8 (the MNIST MLP at batch 128), 6x at
-# 3e9 and still 2.4x at 1.3e10, because each op's barrier waits for a descheduled
-# thread. On an idle machine two threads gain at most about 1.8x on large products, so
-# the rule errs towards one thread: it loses up to that much on an idle machine and
-# avoids losing 6-250x on a busy one. Below the threshold the rule is fixed, so equal
-# random_state gives identical models whatever the load; above it, the thread count also
-# follows the load (idle_cores), and results may differ in the last bits between runs.
-SINGLE_THREAD_FLOPS = 1e10
+# is used; above it, as many as there are idle cores. On an idle 2-core machine two
+# threads break even at about 1e7 FLOPs per step (a 64-64-64 MLP at batch 200) and win
+# 1.5x at 1.6e8 and 2x on the MNIST MLP (20 epochs: 2.0 s against 3.4-4.9 s). On a busy
+# machine a second OpenMP thread loses 6-250x at every size (``python -m
+# benchmarks.threads_crossover``), which ``idle_cores`` guards against. Results differ in
+# the last bits between thread counts, so for bit-identical refits across machines or
+# loads, call ``torch.set_num_threads(1)`` first: sklnn never raises the count.
+SINGLE_THREAD_FLOPS = 2e7
 
 _lock = threading.Lock()
 _depth = 0
