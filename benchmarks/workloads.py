@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.datasets import make_classification, make_friedman1
 
-from sklnn import MLPClassifierGPU, MLPRegressorGPU
-from sklnn.datasets import make_gaussian_blobs, mnist_train_test_split
+from sklnn import CNNImageClassifier, MLPClassifierGPU, MLPRegressorGPU, RNNForecaster
+from sklnn.datasets import make_gaussian_blobs, make_sine_series, mnist_train_test_split
 from sklnn.modules.mlp import MLP, glorot_uniform_
 
 ALL_IMPLEMENTATIONS = ("sklnn", "torch_loop", "sklearn", "skorch")
@@ -215,12 +215,85 @@ def scaling_batch_workloads(quick: bool) -> list[Workload]:
     ]
 
 
+def estimator_module(make_estimator: Callable[[], object], row_shape: tuple[int, ...]):
+    """The network an sklnn estimator would train, built without training it.
+
+    The estimator's own input hook records the input shape (image or sequence), then its
+    module builder makes the plain ``nn.Module`` that takes the same flat rows.
+    """
+
+    def build(n_features: int, n_outputs: int):
+        import torch
+
+        estimator = make_estimator()
+        rows = np.zeros((2, *row_shape), dtype=np.float32)
+        estimator._validate_X_y(rows, np.array([0.0, 1.0]), reset=True, y_numeric=True)
+        torch.manual_seed(0)
+        module = estimator._build_module(n_features, n_outputs)
+        estimator._init_module(module, torch.Generator().manual_seed(0))
+        return module
+
+    return build
+
+
+def sklnn_configured(make_estimator: Callable[[], object]):
+    def build(workload: Workload):
+        return make_estimator().set_params(**_fixed_epochs(workload))
+
+    return build
+
+
+def sine_data(n_train: int) -> Callable[[], dict]:
+    def make():
+        series = make_sine_series(n_train + 2_000, 51, random_state=42).astype(np.float32)
+        X, y = series[:, :50], series[:, 50]
+        return dict(X_train=X[:n_train], y_train=y[:n_train], X_test=X[n_train:],
+                    y_test=y[n_train:], X_predict=_tile(X[n_train:], PREDICT_ROWS))
+
+    return make
+
+
+def mnist_small_predict() -> dict:
+    """MNIST with predict timed on the 2,000 test images: a CPU CNN forward pass over
+    100,000 images takes about a minute and would dominate the whole suite."""
+    data = mnist_data()
+    data["X_predict"] = data["X_test"]
+    return data
+
+
+def deep_network_workloads(quick: bool) -> list[Workload]:
+    """The lecture CNN on MNIST and the lecture's 2x20 RNN forecaster, against the loop."""
+
+    def cnn():
+        return CNNImageClassifier(input_shape=(1, 28, 28))
+
+    def rnn():
+        return RNNForecaster(cell="rnn", hidden_size=20, num_layers=2, scale=False)
+
+    return [
+        Workload(
+            "lecture CNN on MNIST", "multiclass", mnist_small_predict, sklnn_configured(cnn),
+            estimator_module(cnn, (784,)), None, batch_size=128, epochs=1,
+            repeats=2 if quick else 3, implementations=("sklnn", "torch_loop"),
+            description="32-64 3x3 conv, 2x2 max pool, dense 64; bundled MNIST 8,000 rows",
+        ),
+        Workload(
+            "RNN 2x20 on sine series", "regression", sine_data(2_000 if quick else 7_000),
+            sklnn_configured(rnn), estimator_module(rnn, (50,)), None, batch_size=32,
+            epochs=1 if quick else 3, repeats=2 if quick else 3,
+            implementations=("sklnn", "torch_loop"),
+            description="2 tanh layers of 20 units, 50 steps, next value",
+        ),
+    ]
+
+
 # Add new workload factories here (CNN, ResNet-20, RNN...): each takes ``quick`` and
 # returns a list of Workload. Their ``group`` decides the table they appear in.
 WORKLOAD_FACTORIES: list[Callable[[bool], list[Workload]]] = [
     compare_workloads,
     scaling_n_workloads,
     scaling_batch_workloads,
+    deep_network_workloads,
 ]
 
 
