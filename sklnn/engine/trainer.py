@@ -166,13 +166,9 @@ class Trainer:
             raw = raw.float()
         return self.objective.weighted_loss(raw, y, weight)
 
-    def add_l2_gradient(self, normaliser) -> torch.Tensor | None:
-        """Add d/dW of 0.5 * alpha * ||W||^2 / n to the gradients; return the penalty."""
-        norms = self._add_l2_gradient_norms(normaliser)
-        return None if norms is None else self._penalty(norms, normaliser)
-
     def _add_l2_gradient_norms(self, normaliser) -> list[torch.Tensor] | None:
-        """The gradient half of ``add_l2_gradient``; returns the weights' norms, or None."""
+        """Add d/dW of 0.5 * alpha * ||W||^2 / n to the gradients; return the weights' norms
+        (the penalty itself is summed by ``_penalty``), or None without penalty."""
         if self.alpha == 0.0 or not self._penalised:
             return None
         weights = [p for p in self._penalised if p.grad is not None]
