@@ -8,9 +8,12 @@ caller's value is restored when the last of them leaves.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 
@@ -29,22 +32,97 @@ _depth = 0
 _saved = 0
 
 
+# Before a process's first choice there is no earlier sample to compare with: watch the
+# machine this long instead. Later choices compare with the previous sample, which is
+# reused for this long before the machine is read again.
+_FIRST_WINDOW_SECONDS = 0.03
+_PROBE_SECONDS = 1.0
+try:
+    _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+except (AttributeError, ValueError, OSError):
+    _TICKS_PER_SECOND = 100
+
+
+@dataclass(frozen=True)
+class _CpuSample:
+    pid: int
+    wall: float
+    machine_busy: float  # CPU seconds spent by every process since boot
+    own: float  # CPU seconds spent by this process
+
+
+def _cpu_sample() -> _CpuSample | None:
+    """Busy CPU seconds of the machine and of this process, or None off Linux."""
+    try:
+        with open("/proc/stat") as handle:
+            ticks = [int(v) for v in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    if len(ticks) < 5:
+        return None
+    # user nice system idle iowait irq softirq steal: idle and iowait are free time
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return _CpuSample(os.getpid(), time.monotonic(), busy / _TICKS_PER_SECOND,
+                      time.process_time())
+
+
+def cores_busy_elsewhere(before: _CpuSample, after: _CpuSample) -> float:
+    """Cores used by other processes between two samples (0.0 for an idle machine)."""
+    elapsed = after.wall - before.wall
+    if elapsed <= 0:
+        return 0.0
+    others = (after.machine_busy - before.machine_busy) - (after.own - before.own)
+    return max(0.0, others / elapsed)
+
+
+_last_sample: _CpuSample | None = None
+_last_idle = 0
+
+
 def idle_cores() -> int:
-    """Cores not busy with other processes, from the 1-minute load average.
+    """Cores that other processes left idle, measured by CPU time (re-read at most once a second).
 
     OpenMP threads spin at every barrier, so one that shares its core with
     another process stalls all the others: on 2 loaded cores a step of a
     64-128-64-10 network took 277 ms with 2 threads and 13 ms with 1.
+
+    Other processes' CPU time is the machine's busy time (``/proc/stat``) less
+    this process's own, since the previous call. Neither the load average nor a
+    count of runnable threads serves: the average still holds this process's own
+    recent work (after a two-threaded fit it reads about 2), and both counted a
+    phantom runnable task on an idle development machine. A core counts as busy
+    once others use a quarter of it: too few threads costs at most a factor of
+    the core count, too many can cost 100x.
     """
+    global _last_sample, _last_idle
+    previous = _last_sample
+    if previous is not None and previous.pid != os.getpid():  # a forked child
+        previous = None
+    if previous is not None and time.monotonic() - previous.wall < _PROBE_SECONDS:
+        return _last_idle
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
+    current = _cpu_sample()
+    if current is None:
+        return _idle_from_load_average(cores)
+    if previous is None:
+        previous = current
+        time.sleep(_FIRST_WINDOW_SECONDS)
+        current = _cpu_sample()
+    busy = math.ceil(cores_busy_elsewhere(previous, current) - 0.25)
+    _last_sample, _last_idle = current, max(1, cores - max(0, busy))
+    return _last_idle
+
+
+def _idle_from_load_average(cores: int) -> int:
+    """Without /proc (macOS): the 1-minute load average less this process."""
     try:
-        others = os.getloadavg()[0] - 1.0  # this process is one of the runnable ones
+        others = round(os.getloadavg()[0] - 1.0)
     except (OSError, AttributeError):  # no load average (Windows)
         return cores
-    return max(1, cores - max(0, round(others)))
+    return max(1, cores - max(0, others))
 
 
 def threads_for(flops_per_step: float) -> int | None:
@@ -55,6 +133,8 @@ def threads_for(flops_per_step: float) -> int | None:
     if flops_per_step < SINGLE_THREAD_FLOPS:
         return 1
     current = torch.get_num_threads()
+    if current == 1:
+        return None
     idle = idle_cores()
     return idle if idle < current else None
 
