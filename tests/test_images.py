@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-import sklnn.estimators.images as images_module
+import sklnn.engine.inference as inference
 from sklnn import CNNImageClassifier, ResNetClassifier
 from sklnn.datasets import load_mnist_test
 from sklnn.modules import (
@@ -272,7 +272,8 @@ def test_prediction_in_small_batches_matches(digits, monkeypatch):
     X, y = digits
     clf = CNNImageClassifier(**TINY_CNN).fit(X[:100], y[:100])
     expected = clf.predict_proba(X)
-    monkeypatch.setattr(images_module, "PREDICT_ACTIVATION_BUDGET", 1)
+    monkeypatch.setattr(inference, "CPU_BATCH_VALUES", 1)
+    monkeypatch.setattr(inference, "ACCELERATOR_BATCH_VALUES", 1)
     assert clf._predict_batch_rows() == 16
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-6)
 

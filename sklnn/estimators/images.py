@@ -36,8 +36,6 @@ from sklnn.validation import (
 
 DATA_FORMATS = ("auto", "channels_first", "channels_last")
 LR_SCHEDULES = ("constant", "cosine", "step")
-# Activation values one prediction batch may hold (times the element size): 128 MiB in float32.
-PREDICT_ACTIVATION_BUDGET = 32 * 2**20
 
 _IMAGE_PARAMS_TEMPLATE = """
     input_shape : tuple of int or None, default=None
@@ -339,10 +337,8 @@ class ImageClassifierBase(NeuralClassifier):
         flops = self.__dict__.get("_largest_layer_flops")
         return flops if flops else super()._flops_per_sample(module)
 
-    def _predict_batch_rows(self) -> int:
-        # inference keeps a few maps alive at once (input, output, shortcut)
-        per_row = 3 * self.__dict__.get("_peak_activation", self.n_features_in_)
-        return int(np.clip(PREDICT_ACTIVATION_BUDGET // per_row, 16, 8192))
+    def _largest_activation(self) -> int:
+        return self.__dict__.get("_peak_activation", self.n_features_in_)
 
     # -------------------------------------------------------------- training
     def _builtin_callbacks(self):
