@@ -213,7 +213,7 @@ def load(path, *, device: str | None = None):
     estimator
         A fitted sklnn estimator.
     """
-    from sklnn.engine.devices import resolve_device
+    from sklnn.engine.devices import place_module, resolve_device
     from sklnn.engine.trainer import ProgressState
 
     metadata, weights = _read(path)
@@ -248,6 +248,6 @@ def load(path, *, device: str | None = None):
         target = saved if usable else torch.device("cpu")
     else:
         target = resolve_device(device)
-    estimator.module_ = module.to(target).eval()
+    estimator.module_ = place_module(module, target).eval()
     estimator.device_ = target
     return estimator

@@ -64,3 +64,19 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
             raise ValueError("precision='float16' needs a CUDA device; use 'bfloat16' on the CPU.")
         return torch.float16
     return None
+
+
+def place_module(
+    module: torch.nn.Module, device: torch.device, dtype: torch.dtype | None = None
+) -> torch.nn.Module:
+    """Move ``module`` to ``device`` (and ``dtype``) in the layout it runs fastest in there.
+
+    On CUDA, convolution weights go channels-last (NHWC), the layout of cuDNN's
+    tensor-core kernels; activations follow the weights' layout. Elsewhere they stay
+    (or go back to) the default layout: channels-last was 1.2-1.9x faster on the CPU
+    too, but oneDNN's channels-last weight gradient corrupted the heap in torch 2.15
+    (a 1x1 stride-2 convolution on a 2x2 map, ResNet's projection shortcut on 8x8
+    digits). Parameters other than 4-D weights are never touched by the layout.
+    """
+    layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    return module.to(device=device, dtype=dtype, memory_format=layout)
