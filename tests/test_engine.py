@@ -1,6 +1,10 @@
 """The engine's pieces on their own: batches, threads, devices, objectives, compile check."""
 
+import os
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -163,9 +167,104 @@ def test_threads_follow_work_size_and_machine_load(monkeypatch):
 
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(threads.torch, "get_num_threads", lambda: 2)
-    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    monkeypatch.setattr(threads, "_PROBE_SECONDS", 0.0)
+    monkeypatch.setattr(threads, "_FIRST_WINDOW_SECONDS", 0.0)
+    others_busy = 0.0  # CPU seconds other processes use per second
+
+    def fake_sample():
+        wall = time.monotonic()
+        return threads._CpuSample(os.getpid(), wall, 5.0 + others_busy * wall, 0.0)
+
+    monkeypatch.setattr(threads, "_cpu_sample", fake_sample)
     assert threads.threads_for(1e3) == 1  # tiny step: dispatch-bound
     big = 10 * threads.SINGLE_THREAD_FLOPS
     assert threads.threads_for(big) is None  # big step on an idle machine: keep 2
+    others_busy = 0.6
+    assert threads.threads_for(big) == 1  # another process holds most of a core
+    others_busy = 3.0
+    assert threads.threads_for(big) == 1  # never fewer than one
+    # Without /proc (macOS) the 1-minute load average stands in.
+    monkeypatch.setattr(threads, "_cpu_sample", lambda: None)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.2, 1.0, 1.0))
-    assert threads.threads_for(big) == 1  # another process holds a core
+    assert threads.threads_for(big) == 1
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert threads.threads_for(big) is None
+
+
+def test_busy_cores_exclude_this_process_own_work():
+    from sklnn.engine.threads import _CpuSample, cores_busy_elsewhere
+
+    before = _CpuSample(1, wall=10.0, machine_busy=100.0, own=3.0)
+    # 2 s later the machine spent 4 CPU s, 3 of them ours: others used half a core.
+    after = _CpuSample(1, wall=12.0, machine_busy=104.0, own=6.0)
+    assert cores_busy_elsewhere(before, after) == pytest.approx(0.5)
+    assert cores_busy_elsewhere(before, before) == 0.0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads Linux's /proc/stat")
+def test_idle_cores_sees_a_busy_process_but_not_its_own_threads(monkeypatch):
+    import sklnn.engine.threads as threads
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores to tell one busy core from none")
+    monkeypatch.setattr(threads, "_PROBE_SECONDS", 0.0)
+    monkeypatch.setattr(threads, "_last_sample", None)
+    x = torch.randn(256, 256)
+    with thread_budget(2):
+        start = time.monotonic()
+        threads.idle_cores()
+        while time.monotonic() - start < 0.5:  # this process's own two threads busy
+            x = torch.tanh(x @ x)
+    busy_self = threads.cores_busy_elsewhere(threads._last_sample, threads._cpu_sample())
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # past interpreter start-up
+        threads.idle_cores()
+        time.sleep(0.5)
+        busy_other = threads.cores_busy_elsewhere(threads._last_sample, threads._cpu_sample())
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert busy_other > 0.5
+    assert busy_self < busy_other
+
+
+def test_predict_batches_fit_the_cache_on_cpu_and_memory_on_accelerators():
+    from sklnn.engine.inference import MAX_BATCH_ROWS, predict_batch_rows
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    # a 16x28x28 feature map: a few hundred rows on the CPU, thousands on a GPU
+    assert 64 <= predict_batch_rows(16 * 28 * 28, cpu) <= 256
+    assert predict_batch_rows(16 * 28 * 28, gpu) > 4 * predict_batch_rows(16 * 28 * 28, cpu)
+    assert predict_batch_rows(2, cpu) == MAX_BATCH_ROWS  # tiny rows: capped
+    assert predict_batch_rows(10**9, cpu) == 16  # huge rows: still a batch
+
+
+def test_mlp_predict_batch_follows_its_widest_layer():
+    X = np.random.default_rng(0).normal(size=(40, 784)).astype(np.float32)
+    y = np.arange(40) % 3
+    narrow = MLPClassifierGPU(hidden_layer_sizes=(8,), max_iter=1).fit(X[:, :4], y)
+    wide = MLPClassifierGPU(hidden_layer_sizes=(300, 100), max_iter=1).fit(X, y)
+    assert wide._largest_activation() == 784
+    assert narrow._largest_activation() == 8
+    assert wide._predict_batch_rows() < narrow._predict_batch_rows()
+
+
+def test_convolutions_go_channels_last_on_cuda_only():
+    from sklnn.engine.devices import place_module
+
+    def network():
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Flatten(),
+                                   torch.nn.Linear(8 * 4 * 4, 2))
+
+    cpu = place_module(network().to(memory_format=torch.channels_last), torch.device("cpu"))
+    assert cpu[0].weight.is_contiguous()  # a CUDA-trained model comes back to NCHW
+    assert place_module(network(), torch.device("cpu"), torch.float64)[2].weight.dtype == (
+        torch.float64)
+    if torch.cuda.is_available():
+        on_gpu = place_module(network(), torch.device("cuda"))
+        assert on_gpu[0].weight.is_contiguous(memory_format=torch.channels_last)
+        assert on_gpu[2].weight.is_contiguous()  # 2-D weights keep their layout
+        x = torch.randn(4, 3, 6, 6)
+        torch.testing.assert_close(on_gpu(x.cuda()).cpu(), place_module(on_gpu, cpu.device)(x),
+                                   rtol=1e-4, atol=1e-4)

@@ -24,8 +24,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from sklnn.engine.batches import Batches
-from sklnn.engine.devices import autocast_dtype, compute_dtype, resolve_device
-from sklnn.engine.inference import OutOfMemoryError, predict_outputs
+from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
+from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.solvers import (
     SOLVERS,
@@ -194,13 +194,13 @@ class NeuralNetBase(BaseEstimator):
             if first_pass:
                 module = self._build_module(X.shape[1], n_outputs)
                 self._init_module(module, torch.Generator().manual_seed(seed))
-                module = module.to(device=device, dtype=dtype)
+                module = place_module(module, device, dtype)
                 state = ProgressState.start(
                     self.early_stopping and self.solver in STOCHASTIC_SOLVERS
                 )
                 optimizer_state = None
             else:
-                module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
+                module = place_module(copy.deepcopy(self.module_), device, dtype)
                 state = copy.deepcopy(self._progress)
                 state.switch_stopping_rule(self.early_stopping and not incremental)
                 optimizer_state = self._optimizer_state if incremental else None
@@ -390,7 +390,15 @@ class NeuralNetBase(BaseEstimator):
         return autocast_dtype(self.precision, self.device_)
 
     def _predict_batch_rows(self) -> int:
-        return 8192
+        return predict_batch_rows(self._largest_activation(), self.device_)
+
+    def _largest_activation(self) -> int:
+        """Values per row of the widest tensor a forward pass makes (input included)."""
+        widths = [self.n_features_in_]
+        for layer in self.module_.modules():
+            if isinstance(layer, torch.nn.Linear):
+                widths += [layer.in_features, layer.out_features]
+        return max(widths)
 
     # ------------------------------------------------------------- utilities
     def summary(self, print_fn=print) -> Summary:
@@ -430,7 +438,7 @@ class NeuralNetBase(BaseEstimator):
             ):
                 device = torch.device("cpu")
             state["device_"] = device
-            state["module_"] = state["module_"].to(device)
+            state["module_"] = place_module(state["module_"], device)
         self.__dict__.update(state)
 
     def __sklearn_tags__(self):
