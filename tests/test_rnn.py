@@ -287,3 +287,17 @@ def test_bidirectional_multiclass_classifier_on_3d_sequences():
     assert proba.shape == (240, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
     assert clf.score(X, y) > 0.8
+
+
+def test_predict_batches_count_every_step_of_the_hidden_sequence():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 50)).astype(np.float32)
+    model = RNNForecaster(hidden_size=20, num_layers=2, max_iter=1).fit(X, X[:, -1])
+    assert model._largest_activation() == 50 * 20  # T steps x hidden units per row
+    model.set_params(bidirectional=True).fit(X, X[:, -1])
+    assert model._largest_activation() == 50 * 40
+    # the rows per batch shrink with the sequence, and predictions do not depend on them
+    assert model._predict_batch_rows() < 8192
+    expected = model.predict(X)
+    model._predict_batch_rows = lambda: 7
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-6)
