@@ -19,8 +19,6 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklnn.callbacks import Callback
 from sklnn.engine.threads import thread_budget, threads_for
 
-PREDICT_BATCH_ROWS = 8192
-
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -42,25 +40,41 @@ class Clock:
 
     def __init__(self) -> None:
         self.cpu = {}
+        self.page_faults = {}
 
     def timed(self, name: str, fn, device):
         _sync(device)
+        faults = _minor_page_faults()
         wall, cpu = time.perf_counter(), time.process_time()
         result = fn()
         _sync(device)
         self.cpu[name] = time.process_time() - cpu
+        self.page_faults[name] = _minor_page_faults() - faults
         return result, time.perf_counter() - wall
 
 
-def _report(workload, clock, fit_s, predict_s, predict, data, threads, epochs_run) -> dict:
+def _minor_page_faults() -> int:
+    """Pages this process touched for the first time (a fresh allocation the kernel zeroes)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _report(workload, clock, fit_s, predict_s, predict, data, threads, epochs_run,
+            predict_threads) -> dict:
     return dict(
         fit_s=fit_s,
         predict_s=predict_s,
         fit_cpu_s=clock.cpu["fit"],
         predict_cpu_s=clock.cpu["predict"],
+        fit_page_faults=clock.page_faults["fit"],
+        predict_page_faults=clock.page_faults["predict"],
         predict_rows=int(data["X_predict"].shape[0]),
         score=_score(workload, predict(data["X_test"]), data["y_test"]),
         threads=threads,
+        predict_threads=predict_threads[0] if predict_threads else None,
         epochs_run=int(epochs_run),
     )
 
@@ -83,6 +97,10 @@ def run_sklnn(workload, data, device):
         _, fit_s = clock.timed("fit", lambda: estimator.fit(data["X_train"], data["y_train"]),
                                device)
 
+    predict_threads = []
+    estimator.module_.register_forward_pre_hook(
+        lambda module, inputs: predict_threads.append(torch.get_num_threads()))
+
     def predict(X):
         if workload.task == "regression":
             return estimator.predict(X)
@@ -90,7 +108,7 @@ def run_sklnn(workload, data, device):
 
     _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
     return _report(workload, clock, fit_s, predict_s, predict, data, recorder.threads,
-                   estimator.n_iter_)
+                   estimator.n_iter_, predict_threads)
 
 
 # ------------------------------------------------------------ scikit-learn
@@ -100,6 +118,13 @@ def _blas_limit(n_threads: int | None):
     return nullcontext() if n_threads is None else threadpool_limits(limits=n_threads)
 
 
+def _blas_threads() -> int | None:
+    from threadpoolctl import threadpool_info
+
+    return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"),
+               default=None)
+
+
 def run_sklearn(workload, data, device):
     """scikit-learn under the BLAS thread count sklnn's engine picks for the same work.
 
@@ -107,29 +132,29 @@ def run_sklearn(workload, data, device):
     machine (the MNIST fit took 8-13x as long as sklnn's), which says nothing about
     the library; the table reports the count used.
     """
-    from threadpoolctl import threadpool_info
-
     clock = Clock()
     estimator = workload.make_sklearn(workload)
     module = workload.make_module(data["X_train"].shape[1], workload.n_outputs(data["y_train"]))
-    step_flops = 3 * workload.batch_size * _flops_per_sample(module)
+    step_flops = 3 * workload.batch_size * workload.thread_flops(module)
     with warnings.catch_warnings(), _blas_limit(threads_for(step_flops)):
         warnings.simplefilter("ignore")
         _, fit_s = clock.timed("fit", lambda: estimator.fit(data["X_train"], data["y_train"]),
                                device)
-        blas_threads = max((p["num_threads"] for p in threadpool_info()
-                            if p["user_api"] == "blas"), default=None)
+        blas_threads = _blas_threads()
+
+    predict_threads = []
 
     def predict(X):
-        rows = min(X.shape[0], PREDICT_BATCH_ROWS)
-        with _blas_limit(threads_for(rows * _flops_per_sample(module))):
+        rows = min(X.shape[0], workload.predict_rows(module, device))
+        with _blas_limit(threads_for(rows * workload.thread_flops(module))):
+            predict_threads.append(_blas_threads())
             if workload.task == "regression":
                 return estimator.predict(X)
             return estimator.predict_proba(X)
 
     _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
     return _report(workload, clock, fit_s, predict_s, predict, data, blas_threads,
-                   estimator.n_iter_)
+                   estimator.n_iter_, predict_threads)
 
 
 # --------------------------------------------------------- hand-written loop
@@ -167,10 +192,6 @@ def _adam_groups(module, workload) -> list[dict]:
     ]
 
 
-def _flops_per_sample(module) -> float:
-    return 2.0 * sum(p.numel() for p in module.parameters())
-
-
 def run_torch_loop(workload, data, device):
     """The floor: tensors on the device once, a permutation per epoch, slices per batch.
 
@@ -181,7 +202,7 @@ def run_torch_loop(workload, data, device):
     X_train, y_train = data["X_train"], data["y_train"]
     torch.manual_seed(0)
     module = workload.make_module(X_train.shape[1], workload.n_outputs(y_train))
-    step_flops = 3 * workload.batch_size * _flops_per_sample(module)
+    step_flops = 3 * workload.batch_size * workload.thread_flops(module)
     loss_fn = _loss_fn(workload)
 
     def fit():
@@ -208,13 +229,17 @@ def run_torch_loop(workload, data, device):
         model, fit_s = clock.timed("fit", fit, device)
     model.eval()
 
+    predict_threads = []
+
     def predict(X_numpy):
-        rows = min(X_numpy.shape[0], PREDICT_BATCH_ROWS)
-        with thread_budget(threads_for(rows * _flops_per_sample(model))), torch.inference_mode():
+        rows = workload.predict_rows(model, device)
+        n_threads = threads_for(min(X_numpy.shape[0], rows) * workload.thread_flops(model))
+        with thread_budget(n_threads), torch.inference_mode():
+            predict_threads.append(torch.get_num_threads())
             X = torch.from_numpy(X_numpy)
             outputs = [
-                _decode(workload, model(X[start:start + PREDICT_BATCH_ROWS].to(device)))
-                for start in range(0, X.shape[0], PREDICT_BATCH_ROWS)
+                _decode(workload, model(X[start:start + rows].to(device)))
+                for start in range(0, X.shape[0], rows)
             ]
             result = torch.cat(outputs).cpu().numpy()
         if workload.task == "binary":
@@ -223,7 +248,8 @@ def run_torch_loop(workload, data, device):
         return result
 
     _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
-    return _report(workload, clock, fit_s, predict_s, predict, data, threads, workload.epochs)
+    return _report(workload, clock, fit_s, predict_s, predict, data, threads, workload.epochs,
+                   predict_threads)
 
 
 # ------------------------------------------------------------------- skorch
@@ -259,21 +285,24 @@ def run_skorch(workload, data, device):
         y = np.asarray(y_train, dtype=np.float32).reshape(len(y_train), -1)
     # skorch gets the thread count sklnn's engine picks (its default, all cores, collapses
     # on a busy machine), so the ratios measure its per-batch overhead.
-    step_flops = 3 * workload.batch_size * _flops_per_sample(module)
+    step_flops = 3 * workload.batch_size * workload.thread_flops(module)
     with thread_budget(threads_for(step_flops)):
         threads = torch.get_num_threads()
         _, fit_s = clock.timed("fit", lambda: net.fit(X_train, y), device)
 
+    predict_threads = []
+
     def predict(X):
-        rows = min(X.shape[0], PREDICT_BATCH_ROWS)
-        with thread_budget(threads_for(rows * _flops_per_sample(module))):
+        rows = min(X.shape[0], workload.predict_rows(module, device))
+        with thread_budget(threads_for(rows * workload.thread_flops(module))):
+            predict_threads.append(torch.get_num_threads())
             if workload.task == "regression":
                 return net.predict(X).reshape(len(X), -1).squeeze(1)
             return net.predict_proba(X)
 
     _, predict_s = clock.timed("predict", lambda: predict(data["X_predict"]), device)
     return _report(workload, clock, fit_s, predict_s, predict, data, threads,
-                   len(net.history))
+                   len(net.history), predict_threads)
 
 
 IMPLEMENTATIONS = {

@@ -44,6 +44,8 @@ def summarize(workload_record: dict) -> dict:
                         "peak_rss_mb", "rss_growth_mb", "cuda_max_allocated_mb", "load_before")
         }
         per_impl[impl]["threads"] = sorted({r["threads"] for r in ok if r.get("threads")})
+        per_impl[impl]["predict_threads"] = sorted({r["predict_threads"] for r in ok
+                                                    if r.get("predict_threads")})
         per_impl[impl]["errors"] = [r["error"] for r in runs
                                     if r["implementation"] == impl and "error" in r]
     ratios = {}
@@ -100,8 +102,10 @@ def markdown(payload: dict) -> str:
         "Times are wall-clock seconds, median [min-max] over interleaved repeats, each "
         "measurement in its own forked process. All inputs are float32; everyone trains the "
         "same network with Adam for the same number of epochs (no early stopping). Predict "
-        "is `predict_proba` (classifiers) or `predict` on 100,000 rows; the loop's "
-        "\"predict\" is a bare batched forward pass (8,192 rows) under `torch.inference_mode`. "
+        "is `predict_proba` (classifiers) or `predict` on 100,000 rows (2,000 images for the "
+        "CNN and ResNet); the loop's \"predict\" is a bare forward pass under "
+        "`torch.inference_mode`, in batches of the size sklnn's engine picks (sized to the "
+        "CPU cache). "
         "CPU s is the process's CPU time (all threads), steadier than wall time under load for "
         "single-threaded runs.",
         "",
@@ -110,7 +114,7 @@ def markdown(payload: dict) -> str:
     if compare:
         lines += [
             "| Workload | Implementation | fit s | fit CPU s | predict ms | predict rows/s | "
-            "score | peak RSS MB (growth) | threads |",
+            "score | peak RSS MB (growth) | threads fit / predict |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for w in compare:
@@ -130,7 +134,8 @@ def markdown(payload: dict) -> str:
                     f"{_fmt(s['predict_s'], 1000, 0)} | {rows_per_s:,.0f} | "
                     f"{_score_name(w['task'])} {s['score']['median']:.4f} | "
                     f"{rss:.0f} (+{growth:.0f}{cuda_text}) | "
-                    f"{','.join(map(str, s['threads']))} |"
+                    f"{','.join(map(str, s['threads']))} / "
+                    f"{','.join(map(str, s.get('predict_threads') or ['?']))} |"
                 )
         lines += ["", "Ratios, paired within each repeat (median [min-max]):", ""]
         labels = [label for label, *_ in RATIOS]

@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.datasets import make_classification, make_friedman1
 
-from sklnn import CNNImageClassifier, MLPClassifierGPU, MLPRegressorGPU, RNNForecaster
+from sklnn import (
+    CNNImageClassifier,
+    MLPClassifierGPU,
+    MLPRegressorGPU,
+    ResNetClassifier,
+    RNNForecaster,
+)
 from sklnn.datasets import make_gaussian_blobs, make_sine_series, mnist_train_test_split
 from sklnn.modules.mlp import MLP, glorot_uniform_
 
@@ -51,6 +57,26 @@ class Workload:
     description: str = ""
     #: free-form numbers for the report, e.g. {"n_samples": 10_000}
     params: dict = field(default_factory=dict)
+    #: the sklnn estimator that would own a given module (unfitted, its module set), for
+    #: its thread and predict-batch choices; None for an MLP. Everyone gets the same.
+    estimator_for: Callable[[object], object] | None = None
+
+    def thread_flops(self, module) -> float:
+        """FLOPs of one sample's forward pass, as sklnn's engine estimates it."""
+        if self.estimator_for is not None:
+            return self.estimator_for(module)._flops_per_sample(module)
+        return 2.0 * sum(p.numel() for p in module.parameters())
+
+    def predict_rows(self, module, device) -> int:
+        """Rows per predict batch, as sklnn's engine chooses them for this network."""
+        from sklnn.engine.inference import predict_batch_rows
+
+        if self.estimator_for is not None:
+            widest = self.estimator_for(module)._largest_activation()
+        else:
+            widest = max(max(m.in_features, m.out_features) for m in module.modules()
+                         if hasattr(m, "out_features"))
+        return predict_batch_rows(widest, device)
 
     def n_outputs(self, y) -> int:
         if self.task == "multiclass":
@@ -215,6 +241,14 @@ def scaling_batch_workloads(quick: bool) -> list[Workload]:
     ]
 
 
+def _estimator_for_rows(make_estimator: Callable[[], object], row_shape: tuple[int, ...]):
+    """An unfitted estimator whose input hook has seen rows of ``row_shape``."""
+    estimator = make_estimator()
+    rows = np.zeros((2, *row_shape), dtype=np.float32)
+    estimator._validate_X_y(rows, np.array([0.0, 1.0]), reset=True, y_numeric=True)
+    return estimator
+
+
 def estimator_module(make_estimator: Callable[[], object], row_shape: tuple[int, ...]):
     """The network an sklnn estimator would train, built without training it.
 
@@ -225,15 +259,26 @@ def estimator_module(make_estimator: Callable[[], object], row_shape: tuple[int,
     def build(n_features: int, n_outputs: int):
         import torch
 
-        estimator = make_estimator()
-        rows = np.zeros((2, *row_shape), dtype=np.float32)
-        estimator._validate_X_y(rows, np.array([0.0, 1.0]), reset=True, y_numeric=True)
+        estimator = _estimator_for_rows(make_estimator, row_shape)
         torch.manual_seed(0)
         module = estimator._build_module(n_features, n_outputs)
         estimator._init_module(module, torch.Generator().manual_seed(0))
         return module
 
     return build
+
+
+def estimator_for_module(make_estimator: Callable[[], object], row_shape: tuple[int, ...]):
+    """The unfitted estimator that would own a module built by :func:`estimator_module`."""
+
+    def owner(module):
+        estimator = _estimator_for_rows(make_estimator, row_shape)
+        n_outputs = [m for m in module.modules() if hasattr(m, "out_features")][-1].out_features
+        estimator._build_module(estimator.n_features_in_, n_outputs)  # records its costs
+        estimator.module_ = module
+        return estimator
+
+    return owner
 
 
 def sklnn_configured(make_estimator: Callable[[], object]):
@@ -261,27 +306,51 @@ def mnist_small_predict() -> dict:
     return data
 
 
+def mnist_resnet_data(n_train: int) -> Callable[[], dict]:
+    """The first ``n_train`` MNIST training images; predict timed on the 2,000 test images."""
+
+    def make():
+        data = mnist_small_predict()
+        data["X_train"], data["y_train"] = data["X_train"][:n_train], data["y_train"][:n_train]
+        return data
+
+    return make
+
+
 def deep_network_workloads(quick: bool) -> list[Workload]:
-    """The lecture CNN on MNIST and the lecture's 2x20 RNN forecaster, against the loop."""
+    """The lecture CNN and ResNet-20 on MNIST and the lecture's 2x20 RNN forecaster."""
 
     def cnn():
         return CNNImageClassifier(input_shape=(1, 28, 28))
 
+    def resnet():
+        return ResNetClassifier(20, input_shape=(1, 28, 28), lr_schedule="constant")
+
     def rnn():
         return RNNForecaster(cell="rnn", hidden_size=20, num_layers=2, scale=False)
+
+    n_resnet = 500 if quick else 2_000
 
     return [
         Workload(
             "lecture CNN on MNIST", "multiclass", mnist_small_predict, sklnn_configured(cnn),
             estimator_module(cnn, (784,)), None, batch_size=128, epochs=1,
-            repeats=2 if quick else 3, implementations=("sklnn", "torch_loop"),
+            repeats=2 if quick else 3, estimator_for=estimator_for_module(cnn, (784,)),
             description="32-64 3x3 conv, 2x2 max pool, dense 64; bundled MNIST 8,000 rows",
+        ),
+        Workload(
+            "ResNet-20 on MNIST", "multiclass", mnist_resnet_data(n_resnet),
+            sklnn_configured(resnet), estimator_module(resnet, (784,)), None, batch_size=128,
+            epochs=1, repeats=2 if quick else 3,
+            estimator_for=estimator_for_module(resnet, (784,)),
+            description=f"option-A shortcuts, batch norm, 0.27M weights; {n_resnet:,} MNIST "
+                        "images",
         ),
         Workload(
             "RNN 2x20 on sine series", "regression", sine_data(2_000 if quick else 7_000),
             sklnn_configured(rnn), estimator_module(rnn, (50,)), None, batch_size=32,
             epochs=1 if quick else 3, repeats=2 if quick else 3,
-            implementations=("sklnn", "torch_loop"),
+            estimator_for=estimator_for_module(rnn, (50,)),
             description="2 tanh layers of 20 units, 50 steps, next value",
         ),
     ]
