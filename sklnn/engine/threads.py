@@ -52,16 +52,25 @@ class _CpuSample:
 
 
 def _cpu_sample() -> _CpuSample | None:
-    """Busy CPU seconds of the machine and of this process, or None off Linux."""
+    """Busy CPU seconds of the cores this process may run on, and of this process; None
+    off Linux."""
+    try:
+        allowed = {f"cpu{core}" for core in os.sched_getaffinity(0)}
+    except AttributeError:
+        allowed = None
+    busy = 0
     try:
         with open("/proc/stat") as handle:
-            ticks = [int(v) for v in handle.readline().split()[1:9]]
-    except (OSError, ValueError):
+            for line in handle:
+                name, *fields = line.split()
+                if not name.startswith("cpu"):
+                    break  # the per-core lines come first
+                if (name in allowed) if allowed is not None else name == "cpu":
+                    # user nice system idle iowait irq softirq steal: idle, iowait are free
+                    ticks = [int(v) for v in fields[:8]]
+                    busy += sum(ticks) - ticks[3] - ticks[4]
+    except (OSError, ValueError, IndexError):
         return None
-    if len(ticks) < 5:
-        return None
-    # user nice system idle iowait irq softirq steal: idle and iowait are free time
-    busy = sum(ticks) - ticks[3] - ticks[4]
     return _CpuSample(os.getpid(), time.monotonic(), busy / _TICKS_PER_SECOND,
                       time.process_time())
 
@@ -86,13 +95,13 @@ def idle_cores() -> int:
     another process stalls all the others: on 2 loaded cores a step of a
     64-128-64-10 network took 277 ms with 2 threads and 13 ms with 1.
 
-    Other processes' CPU time is the machine's busy time (``/proc/stat``) less
-    this process's own, since the previous call. Neither the load average nor a
-    count of runnable threads serves: the average still holds this process's own
-    recent work (after a two-threaded fit it reads about 2), and both counted a
-    phantom runnable task on an idle development machine. A core counts as busy
-    once others use a quarter of it: too few threads costs at most a factor of
-    the core count, too many can cost 100x.
+    Other processes' CPU time is the busy time of the cores this process may run
+    on (``/proc/stat``) less this process's own, since the previous call. Neither
+    the load average nor a count of runnable threads serves: the average still
+    holds this process's own recent work (after a two-threaded fit it reads about
+    2), and both counted a phantom runnable task on an idle development machine.
+    A core counts as busy once others use a quarter of it: too few threads costs
+    at most a factor of the core count, too many can cost 100x.
     """
     global _last_sample, _last_idle
     previous = _last_sample
