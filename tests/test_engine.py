@@ -266,5 +266,56 @@ def test_convolutions_go_channels_last_on_cuda_only():
         assert on_gpu[0].weight.is_contiguous(memory_format=torch.channels_last)
         assert on_gpu[2].weight.is_contiguous()  # 2-D weights keep their layout
         x = torch.randn(4, 3, 6, 6)
-        torch.testing.assert_close(on_gpu(x.cuda()).cpu(), place_module(on_gpu, cpu.device)(x),
-                                   rtol=1e-4, atol=1e-4)
+        back = place_module(on_gpu, torch.device("cpu"))
+        torch.testing.assert_close(on_gpu(x.cuda()).cpu(), back(x), rtol=1e-4, atol=1e-4)
+
+
+def test_cpu_prediction_uses_a_channels_last_copy_that_follows_the_weights():
+    import gc
+
+    from sklnn.engine.inference import inference_module, predict_outputs
+
+    cpu = torch.device("cpu")
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (3, 8, 8)), torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 2)).eval()
+    copy = inference_module(network, cpu)
+    assert copy is not network
+    assert copy[1].weight.is_contiguous(memory_format=torch.channels_last)
+    assert network[1].weight.is_contiguous()  # the trained module keeps its layout
+    assert inference_module(network, cpu) is copy  # reused while nothing changes
+    X = np.random.default_rng(0).normal(size=(50, 3 * 64)).astype(np.float32)
+
+    def predict(network):
+        return predict_outputs(network, X, device=cpu, dtype=torch.float32, batch_rows=16,
+                               decode=lambda raw: raw)
+
+    with torch.inference_mode():
+        expected = network(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(predict(network), expected, rtol=1e-5, atol=1e-5)
+
+    with torch.no_grad():
+        network[1].weight.mul_(-1.0)  # an in-place change of the weights
+        network[2].running_mean.add_(1.0)
+        expected = network(torch.from_numpy(X)).numpy()
+    assert inference_module(network, cpu) is not copy
+    np.testing.assert_allclose(predict(network), expected, rtol=1e-5, atol=1e-5)
+
+    seen = []
+    handle = network[3].register_forward_hook(lambda *args: seen.append(1))
+    assert inference_module(network, cpu) is network  # hooks see the layers they are on
+    predict(network)
+    assert seen
+    handle.remove()
+
+    mlp = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    assert inference_module(mlp, cpu) is mlp
+    assert inference_module(network, torch.device("cuda")) is network
+
+    import weakref
+
+    copy_ref = weakref.ref(inference_module(network, cpu))
+    del network, copy
+    gc.collect()
+    assert copy_ref() is None  # the copy lives only as long as its module

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
+import threading
+import weakref
 from collections.abc import Callable
 from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch import nn
 
 from sklnn.engine.batches import as_tensor
 
@@ -31,6 +36,46 @@ def predict_batch_rows(values_per_row: int, device: torch.device) -> int:
     return int(np.clip(budget // max(1, values_per_row), 16, MAX_BATCH_ROWS))
 
 
+_channels_last_copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_copies_lock = threading.Lock()
+
+
+def _state_key(module: nn.Module) -> tuple:
+    """Changes whenever a tensor of ``module`` is replaced or written in place."""
+    tensors = itertools.chain(module.parameters(), module.buffers())
+    return module.training, tuple((t.data_ptr(), t._version) for t in tensors)
+
+
+def _has_hooks(module: nn.Module) -> bool:
+    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+
+
+def inference_module(module: nn.Module, device: torch.device) -> nn.Module:
+    """The module to predict with: ``module`` itself, or on the CPU a channels-last copy of
+    a convolutional network.
+
+    oneDNN's channels-last convolutions predicted the lecture CNN about 1.6x and ResNet-20
+    about 1.2x faster than the default layout on a 2-core CPU, but the CPU trains in the
+    default layout (see :func:`~sklnn.engine.devices.place_module`). So prediction uses a
+    copy, kept while the module lives and rebuilt when any of its tensors changes. A
+    network with forward hooks is used as is, so that the hooks see its own layers.
+    """
+    if device.type != "cpu" or not any(isinstance(m, nn.Conv2d) for m in module.modules()):
+        return module
+    if _has_hooks(module):
+        return module
+    key = _state_key(module)
+    with _copies_lock:
+        cached = _channels_last_copies.get(module)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    with torch.inference_mode(False):
+        channels_last = copy.deepcopy(module).to(memory_format=torch.channels_last)
+    with _copies_lock:
+        _channels_last_copies[module] = (key, channels_last)
+    return channels_last
+
+
 @torch.inference_mode()
 def predict_outputs(
     module: torch.nn.Module,
@@ -44,10 +89,13 @@ def predict_outputs(
 ) -> np.ndarray:
     """Run ``module`` (in eval mode) over the rows of X in batches; return numpy outputs.
 
+    The batches go through :func:`inference_module`'s choice of the module.
+
     Memory stays bounded by ``batch_rows`` rows of activations; sparse rows are
     densified one batch at a time. When the device runs out of memory the batch
     is halved and retried, down to a single row.
     """
+    module = inference_module(module, device)
     n = X.shape[0]
     outputs = []
     dense = None if sp.issparse(X) else as_tensor(X)
