@@ -67,6 +67,12 @@ class Workload:
             return self.estimator_for(module)._flops_per_sample(module)
         return 2.0 * sum(p.numel() for p in module.parameters())
 
+    def predict_thread_flops(self, module) -> float:
+        """FLOPs per row that sklnn's engine counts when it picks prediction's threads."""
+        if self.estimator_for is not None:
+            return self.estimator_for(module)._predict_flops_per_sample(module)
+        return self.thread_flops(module)
+
     def predict_rows(self, module, device) -> int:
         """Rows per predict batch, as sklnn's engine chooses them for this network."""
         from sklnn.engine.inference import predict_batch_rows

@@ -301,3 +301,20 @@ def test_predict_batches_count_every_step_of_the_hidden_sequence():
     expected = model.predict(X)
     model._predict_batch_rows = lambda: 7
     np.testing.assert_allclose(model.predict(X), expected, rtol=1e-6)
+
+
+def test_rnn_prediction_counts_every_step_when_it_picks_threads():
+    from sklnn.engine.threads import SINGLE_THREAD_FLOPS
+
+    X = np.random.default_rng(0).normal(size=(64, 50)).astype(np.float32)
+    model = RNNForecaster(cell="rnn", hidden_size=20, num_layers=2, max_iter=1)
+    model.fit(X, X[:, -1])
+    per_step = model._flops_per_sample(model.module_)
+    per_row = model._predict_flops_per_sample(model.module_)
+    assert per_row == 50 * per_step
+    # a full predict batch is worth a second thread (1.9 s -> 1.0 s on 100,000 windows);
+    # a few rows, or one training batch of 32, are not
+    assert model._predict_batch_rows() * per_row > SINGLE_THREAD_FLOPS
+    assert model._predict_batch_rows() * per_step < SINGLE_THREAD_FLOPS
+    assert 8 * per_row < SINGLE_THREAD_FLOPS
+    assert 3 * 32 * per_step < SINGLE_THREAD_FLOPS

@@ -91,6 +91,10 @@ class NeuralNetBase(BaseEstimator):
         """Multiply-adds of one forward pass, used to choose the thread count."""
         return 2.0 * sum(p.numel() for p in module.parameters())
 
+    def _predict_flops_per_sample(self, module) -> float:
+        """FLOPs per row that decide prediction's thread count; training's by default."""
+        return self._flops_per_sample(module)
+
     def _input_shape(self) -> tuple[int, ...]:
         """Shape of one sample as the module sees it (for summaries)."""
         return (self.n_features_in_,)
@@ -372,7 +376,7 @@ class NeuralNetBase(BaseEstimator):
         X = self._validate_X(X, reset=False)
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
-        flops = min(X.shape[0], batch_rows) * self._flops_per_sample(self.module_)
+        flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)
         with thread_budget(threads_for(flops)):
             out = predict_outputs(
                 self.module_, X, device=self.device_, dtype=self._compute_dtype,
