@@ -97,9 +97,12 @@ def run_sklnn(workload, data, device):
         _, fit_s = clock.timed("fit", lambda: estimator.fit(data["X_train"], data["y_train"]),
                                device)
 
+    # A global hook: a hook on module_ itself would make sklnn predict with module_ as is,
+    # not with its faster inference copy (see sklnn.engine.inference.inference_module).
     predict_threads = []
-    estimator.module_.register_forward_pre_hook(
-        lambda module, inputs: predict_threads.append(torch.get_num_threads()))
+    torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda module, inputs: predict_threads.append(torch.get_num_threads())
+        if not predict_threads else None)
 
     def predict(X):
         if workload.task == "regression":
@@ -146,7 +149,7 @@ def run_sklearn(workload, data, device):
 
     def predict(X):
         rows = min(X.shape[0], workload.predict_rows(module, device))
-        with _blas_limit(threads_for(rows * workload.thread_flops(module))):
+        with _blas_limit(threads_for(rows * workload.predict_thread_flops(module))):
             predict_threads.append(_blas_threads())
             if workload.task == "regression":
                 return estimator.predict(X)
@@ -233,7 +236,7 @@ def run_torch_loop(workload, data, device):
 
     def predict(X_numpy):
         rows = workload.predict_rows(model, device)
-        n_threads = threads_for(min(X_numpy.shape[0], rows) * workload.thread_flops(model))
+        n_threads = threads_for(min(X_numpy.shape[0], rows) * workload.predict_thread_flops(model))
         with thread_budget(n_threads), torch.inference_mode():
             predict_threads.append(torch.get_num_threads())
             X = torch.from_numpy(X_numpy)
@@ -294,7 +297,7 @@ def run_skorch(workload, data, device):
 
     def predict(X):
         rows = min(X.shape[0], workload.predict_rows(module, device))
-        with thread_budget(threads_for(rows * workload.thread_flops(module))):
+        with thread_budget(threads_for(rows * workload.predict_thread_flops(module))):
             predict_threads.append(torch.get_num_threads())
             if workload.task == "regression":
                 return net.predict(X).reshape(len(X), -1).squeeze(1)
