@@ -309,6 +309,13 @@ def test_cpu_prediction_uses_a_channels_last_copy_that_follows_the_weights():
     assert seen
     handle.remove()
 
+    with torch.no_grad():
+        network[1].bias.add_(0.5)
+    assert inference_module(network, cpu, n_rows=1) is network  # a copy would not pay
+    rebuilt = inference_module(network, cpu, n_rows=32)
+    assert rebuilt is not network
+    assert inference_module(network, cpu, n_rows=1) is rebuilt  # now it is up to date
+
     mlp = torch.nn.Sequential(torch.nn.Linear(4, 2))
     assert inference_module(mlp, cpu) is mlp
     assert inference_module(network, torch.device("cuda")) is network
@@ -316,6 +323,6 @@ def test_cpu_prediction_uses_a_channels_last_copy_that_follows_the_weights():
     import weakref
 
     copy_ref = weakref.ref(inference_module(network, cpu))
-    del network, copy
+    del network, copy, rebuilt
     gc.collect()
     assert copy_ref() is None  # the copy lives only as long as its module

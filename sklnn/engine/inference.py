@@ -36,6 +36,10 @@ def predict_batch_rows(values_per_row: int, device: torch.device) -> int:
     return int(np.clip(budget // max(1, values_per_row), 16, MAX_BATCH_ROWS))
 
 
+# Rows from which a prediction builds a channels-last copy (see inference_module): the
+# copy took 1.2 ms for the lecture CNN and 8.5 ms for ResNet-20, 1.5x a one-image forward
+# pass, and saves 15-25% per image.
+MIN_ROWS_FOR_COPY = 32
 _channels_last_copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _copies_lock = threading.Lock()
 
@@ -50,7 +54,8 @@ def _has_hooks(module: nn.Module) -> bool:
     return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
 
 
-def inference_module(module: nn.Module, device: torch.device) -> nn.Module:
+def inference_module(module: nn.Module, device: torch.device, n_rows: int = MIN_ROWS_FOR_COPY
+                     ) -> nn.Module:
     """The module to predict with: ``module`` itself, or on the CPU a channels-last copy of
     a convolutional network.
 
@@ -58,7 +63,9 @@ def inference_module(module: nn.Module, device: torch.device) -> nn.Module:
     about 1.2x faster than the default layout on a 2-core CPU, but the CPU trains in the
     default layout (see :func:`~sklnn.engine.devices.place_module`). So prediction uses a
     copy, kept while the module lives and rebuilt when any of its tensors changes. A
-    network with forward hooks is used as is, so that the hooks see its own layers.
+    network with forward hooks is used as is, so that the hooks see its own layers. The
+    copy costs about 1.5 single-image forward passes, so a prediction of fewer than
+    ``MIN_ROWS_FOR_COPY`` rows uses the copy only when it is already up to date.
     """
     if device.type != "cpu" or not any(isinstance(m, nn.Conv2d) for m in module.modules()):
         return module
@@ -69,6 +76,8 @@ def inference_module(module: nn.Module, device: torch.device) -> nn.Module:
         cached = _channels_last_copies.get(module)
     if cached is not None and cached[0] == key:
         return cached[1]
+    if n_rows < MIN_ROWS_FOR_COPY:
+        return module
     with torch.inference_mode(False):
         channels_last = copy.deepcopy(module).to(memory_format=torch.channels_last)
     with _copies_lock:
@@ -95,8 +104,8 @@ def predict_outputs(
     densified one batch at a time. When the device runs out of memory the batch
     is halved and retried, down to a single row.
     """
-    module = inference_module(module, device)
     n = X.shape[0]
+    module = inference_module(module, device, n)
     outputs = []
     dense = None if sp.issparse(X) else as_tensor(X)
     context = (
