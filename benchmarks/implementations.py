@@ -79,6 +79,12 @@ def _report(workload, clock, fit_s, predict_s, predict, data, threads, epochs_ru
     )
 
 
+def _predict_choices(workload, module, device) -> tuple[int, float]:
+    """sklnn's predict batch rows and per-row thread FLOPs for ``module``, worked out
+    before the clock starts (building the owning estimator takes a few ms for a ResNet)."""
+    return workload.predict_rows(module, device), workload.predict_thread_flops(module)
+
+
 # ------------------------------------------------------------------- sklnn
 class _ThreadRecorder(Callback):
     """Reads the intra-op thread count the engine chose, once per fit."""
@@ -146,10 +152,10 @@ def run_sklearn(workload, data, device):
         blas_threads = _blas_threads()
 
     predict_threads = []
+    batch_rows, row_flops = _predict_choices(workload, module, device)
 
     def predict(X):
-        rows = min(X.shape[0], workload.predict_rows(module, device))
-        with _blas_limit(threads_for(rows * workload.predict_thread_flops(module))):
+        with _blas_limit(threads_for(min(X.shape[0], batch_rows) * row_flops)):
             predict_threads.append(_blas_threads())
             if workload.task == "regression":
                 return estimator.predict(X)
@@ -233,10 +239,10 @@ def run_torch_loop(workload, data, device):
     model.eval()
 
     predict_threads = []
+    rows, row_flops = _predict_choices(workload, model, device)
 
     def predict(X_numpy):
-        rows = workload.predict_rows(model, device)
-        n_threads = threads_for(min(X_numpy.shape[0], rows) * workload.predict_thread_flops(model))
+        n_threads = threads_for(min(X_numpy.shape[0], rows) * row_flops)
         with thread_budget(n_threads), torch.inference_mode():
             predict_threads.append(torch.get_num_threads())
             X = torch.from_numpy(X_numpy)
@@ -294,10 +300,10 @@ def run_skorch(workload, data, device):
         _, fit_s = clock.timed("fit", lambda: net.fit(X_train, y), device)
 
     predict_threads = []
+    batch_rows, row_flops = _predict_choices(workload, module, device)
 
     def predict(X):
-        rows = min(X.shape[0], workload.predict_rows(module, device))
-        with thread_budget(threads_for(rows * workload.predict_thread_flops(module))):
+        with thread_budget(threads_for(min(X.shape[0], batch_rows) * row_flops)):
             predict_threads.append(torch.get_num_threads())
             if workload.task == "regression":
                 return net.predict(X).reshape(len(X), -1).squeeze(1)

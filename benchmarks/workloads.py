@@ -58,31 +58,30 @@ class Workload:
     #: free-form numbers for the report, e.g. {"n_samples": 10_000}
     params: dict = field(default_factory=dict)
     #: the sklnn estimator that would own a given module (unfitted, its module set), for
-    #: its thread and predict-batch choices; None for an MLP. Everyone gets the same.
+    #: its thread and predict-batch choices; None builds it from ``make_sklnn`` with flat
+    #: rows (an MLP). Everyone gets the same choices.
     estimator_for: Callable[[object], object] | None = None
 
-    def thread_flops(self, module) -> float:
-        """FLOPs of one sample's forward pass, as sklnn's engine estimates it."""
+    def owner(self, module):
+        """The unfitted sklnn estimator whose engine rules apply to ``module``."""
         if self.estimator_for is not None:
-            return self.estimator_for(module)._flops_per_sample(module)
-        return 2.0 * sum(p.numel() for p in module.parameters())
+            return self.estimator_for(module)
+        n_features = next(m for m in module.modules() if hasattr(m, "in_features")).in_features
+        return estimator_for_module(lambda: self.make_sklnn(self), (n_features,))(module)
+
+    def thread_flops(self, module) -> float:
+        """FLOPs of one sample's forward pass, as sklnn's engine estimates it for training."""
+        return self.owner(module)._flops_per_sample(module)
 
     def predict_thread_flops(self, module) -> float:
         """FLOPs per row that sklnn's engine counts when it picks prediction's threads."""
-        if self.estimator_for is not None:
-            return self.estimator_for(module)._predict_flops_per_sample(module)
-        return self.thread_flops(module)
+        return self.owner(module)._predict_flops_per_sample(module)
 
     def predict_rows(self, module, device) -> int:
         """Rows per predict batch, as sklnn's engine chooses them for this network."""
         from sklnn.engine.inference import predict_batch_rows
 
-        if self.estimator_for is not None:
-            widest = self.estimator_for(module)._largest_activation()
-        else:
-            widest = max(max(m.in_features, m.out_features) for m in module.modules()
-                         if hasattr(m, "out_features"))
-        return predict_batch_rows(widest, device)
+        return predict_batch_rows(self.owner(module)._largest_activation(), device)
 
     def n_outputs(self, y) -> int:
         if self.task == "multiclass":

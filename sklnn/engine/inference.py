@@ -50,10 +50,6 @@ def _state_key(module: nn.Module) -> tuple:
     return module.training, tuple((t.data_ptr(), t._version) for t in tensors)
 
 
-def _has_hooks(module: nn.Module) -> bool:
-    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
-
-
 def inference_module(module: nn.Module, device: torch.device, n_rows: int = MIN_ROWS_FOR_COPY
                      ) -> nn.Module:
     """The module to predict with: ``module`` itself, or on the CPU a channels-last copy of
@@ -67,9 +63,12 @@ def inference_module(module: nn.Module, device: torch.device, n_rows: int = MIN_
     copy costs about 1.5 single-image forward passes, so a prediction of fewer than
     ``MIN_ROWS_FOR_COPY`` rows uses the copy only when it is already up to date.
     """
-    if device.type != "cpu" or not any(isinstance(m, nn.Conv2d) for m in module.modules()):
+    if device.type != "cpu":
         return module
-    if _has_hooks(module):
+    layers = list(module.modules())
+    if not any(isinstance(m, nn.Conv2d) for m in layers) or any(
+        m._forward_hooks or m._forward_pre_hooks for m in layers
+    ):
         return module
     key = _state_key(module)
     with _copies_lock:
