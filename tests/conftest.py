@@ -1,8 +1,19 @@
+import os
 import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+
+
+def pytest_configure(config):
+    # SKLNN_TEST_THREADS=1 runs the whole suite with torch limited to that many intra-op
+    # threads, to show that no result depends on the thread count sklnn would pick itself.
+    threads = os.environ.get("SKLNN_TEST_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
 
 
 @pytest.fixture

@@ -203,6 +203,9 @@ def test_busy_cores_exclude_this_process_own_work():
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads Linux's /proc/stat")
 def test_idle_cores_sees_a_busy_process_but_not_its_own_threads(monkeypatch):
+    # Reads the real /proc/stat, so the machine's other load is part of every reading; the
+    # assertions hold whatever that load is (the scheduler gives each runnable thread a
+    # fair share, so our own threads and our spinner get at least a few tenths of a core).
     import sklnn.engine.threads as threads
 
     if len(os.sched_getaffinity(0)) < 2:
@@ -211,11 +214,17 @@ def test_idle_cores_sees_a_busy_process_but_not_its_own_threads(monkeypatch):
     monkeypatch.setattr(threads, "_last_sample", None)
     x = torch.randn(256, 256)
     with thread_budget(2):
+        before = threads._cpu_sample()
         start = time.monotonic()
-        threads.idle_cores()
         while time.monotonic() - start < 0.5:  # this process's own two threads busy
             x = torch.tanh(x @ x)
-    busy_self = threads.cores_busy_elsewhere(threads._last_sample, threads._cpu_sample())
+        after = threads._cpu_sample()
+    wall = after.wall - before.wall
+    own_rate = (after.own - before.own) / wall
+    machine_rate = (after.machine_busy - before.machine_busy) / wall
+    # our own threads' time is counted as ours and taken out of the machine's busy time
+    assert own_rate > 0.2
+    assert threads.cores_busy_elsewhere(before, after) < machine_rate - 0.1
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)  # past interpreter start-up
@@ -225,8 +234,7 @@ def test_idle_cores_sees_a_busy_process_but_not_its_own_threads(monkeypatch):
     finally:
         spinner.kill()
         spinner.wait()
-    assert busy_other > 0.5
-    assert busy_self < busy_other
+    assert busy_other > 0.3  # the spinner's share of a core, at least
 
 
 def test_predict_batches_fit_the_cache_on_cpu_and_memory_on_accelerators():

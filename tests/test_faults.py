@@ -6,6 +6,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from tolerances import F64_OUTPUT
 
 from sklnn import MLPClassifierGPU
 from sklnn.engine.inference import OutOfMemoryError
@@ -31,7 +32,7 @@ def test_predict_retries_smaller_batches_after_out_of_memory(binary_data, monkey
     expected = clf.predict_proba(X)
     limited = _MemoryLimited(clf.module_, limit=40)
     monkeypatch.setattr(clf, "module_", limited)
-    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, **F64_OUTPUT)
     assert max(s for s in limited.sizes if s <= 40) <= 40 and limited.sizes[0] == len(X)
     limited.limit = 0
     with pytest.raises(MemoryError, match="single row"):

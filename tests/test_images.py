@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
+from tolerances import F32_OUTPUT
 
 import sklnn.engine.inference as inference
 from sklnn import CNNImageClassifier, ResNetClassifier
@@ -74,11 +75,11 @@ def test_every_input_layout_gives_the_same_model_and_predictions(estimator, rgb_
         assert fitted.input_shape_ == (3, 6, 5), name
         assert fitted.n_features_in_ == 90, name
         proba = fitted.predict_proba(layouts[name][1])
-        np.testing.assert_allclose(proba, reference, rtol=1e-5, err_msg=name)
+        np.testing.assert_allclose(proba, reference, **F32_OUTPUT, err_msg=name)
     model = fits["(n, C, H, W)"]
     # after fitting, both 4-D layouts and flat channels-first rows are recognised
-    np.testing.assert_allclose(model.predict_proba(channels_last), reference, rtol=1e-6)
-    np.testing.assert_allclose(model.predict_proba(flat_first), reference, rtol=1e-6)
+    np.testing.assert_allclose(model.predict_proba(channels_last), reference, **F32_OUTPUT)
+    np.testing.assert_allclose(model.predict_proba(flat_first), reference, **F32_OUTPUT)
     with pytest.raises(ValueError, match=r"fitted on images of shape \(3, 6, 5\)"):
         fits["(n, H, W, C)"].predict(X)  # an explicit data_format is not second-guessed
 
@@ -90,7 +91,7 @@ def test_single_channel_layouts_agree(digits):
     assert clf.input_shape_ == (1, 8, 8)
     expected = clf.predict_proba(images)
     for layout in (images[:, None], images[..., None], X, list(X)):
-        np.testing.assert_allclose(clf.predict_proba(layout), expected, rtol=1e-6)
+        np.testing.assert_allclose(clf.predict_proba(layout), expected, **F32_OUTPUT)
     # flat rows of a perfect-square length are read as square one-channel images
     assert CNNImageClassifier(**TINY_CNN).fit(X, y).input_shape_ == (1, 8, 8)
 
@@ -275,7 +276,7 @@ def test_prediction_in_small_batches_matches(digits, monkeypatch):
     monkeypatch.setattr(inference, "CPU_BATCH_VALUES", 1)
     monkeypatch.setattr(inference, "ACCELERATOR_BATCH_VALUES", 1)
     assert clf._predict_batch_rows() == 16
-    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-6)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, **F32_OUTPUT)
 
 
 def test_pipeline_grid_search_over_filters_and_depth(digits):

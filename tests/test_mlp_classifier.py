@@ -15,6 +15,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from tolerances import F64_OUTPUT
 
 from sklnn import MLPClassifierGPU
 from sklnn.callbacks import Callback
@@ -60,11 +61,11 @@ def test_multiclass_string_and_pandas_labels(multiclass_data):
     assert list(clf.classes_) == ["cat", "dog", "emu"]
     assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
     proba = clf.predict_proba(pd.DataFrame(X, columns=clf.feature_names_in_))
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, **F64_OUTPUT)
     pred = clf.predict(pd.DataFrame(X, columns=clf.feature_names_in_))
     np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(axis=1)])
     assert (pred == names).mean() > 0.9
-    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-6)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), **F64_OUTPUT)
 
 
 def test_multilabel_indicator_targets():
@@ -186,7 +187,7 @@ def test_sparse_input_matches_dense(binary_data):
     for fmt in (sp.csr_matrix, sp.csc_matrix):
         sparse = MLPClassifierGPU(**params).fit(fmt(X), y)
         np.testing.assert_allclose(sparse.predict_proba(fmt(X)), dense.predict_proba(X),
-                                   rtol=1e-9)
+                                   rtol=1e-9, atol=1e-9)
 
 
 def test_integer_sample_weights_equal_repeated_rows_with_lbfgs(binary_data):
@@ -196,7 +197,8 @@ def test_integer_sample_weights_equal_repeated_rows_with_lbfgs(binary_data):
                   device="cpu")
     weighted = MLPClassifierGPU(**params).fit(X, y, sample_weight=weights)
     repeated = MLPClassifierGPU(**params).fit(np.repeat(X, weights, 0), np.repeat(y, weights))
-    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-5)
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_class_weight_shifts_predictions(binary_data):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from tolerances import F32_OUTPUT, F32_RECURSIVE, F64_OUTPUT
 
 from sklnn import RNNClassifier, RNNForecaster, make_windows
 from sklnn.datasets import make_sine_series
@@ -127,12 +128,13 @@ def test_recursive_forecast_beyond_the_horizon(sine, next_step_model):
     extended = np.concatenate([history, forecast[:2]])
     for k in range(3):
         window = extended[len(history) - LOOKBACK + k:len(history) + k]
-        np.testing.assert_allclose(forecast[k], model.predict(window[None])[0], rtol=1e-5)
+        np.testing.assert_allclose(forecast[k], model.predict(window[None])[0], **F32_RECURSIVE)
     # lists and several series at once give the same values
-    np.testing.assert_allclose(model.forecast(list(history), steps=3), forecast[:3], rtol=1e-5)
+    np.testing.assert_allclose(model.forecast(list(history), steps=3), forecast[:3],
+                               **F32_RECURSIVE)
     batch = model.forecast(held_out[:, :LOOKBACK], steps=steps)
     assert batch.shape == (len(held_out), steps)
-    np.testing.assert_allclose(batch[0], forecast, rtol=1e-5)
+    np.testing.assert_allclose(batch[0], forecast, **F32_RECURSIVE)
     actual = held_out[:, LOOKBACK:]
     naive = np.mean((held_out[:, LOOKBACK - 1:LOOKBACK] - actual) ** 2)
     assert np.mean((batch - actual) ** 2) < 0.5 * naive
@@ -148,7 +150,8 @@ def test_forecast_of_a_datetime_series_is_indexed_by_the_following_timestamps(ne
     assert isinstance(out, pd.Series) and out.name == "load"
     expected = pd.date_range("2024-03-03 12:00", periods=5, freq="h")
     assert out.index.equals(expected)
-    np.testing.assert_allclose(out.to_numpy(), next_step_model.forecast(values, 5), rtol=1e-6)
+    np.testing.assert_allclose(out.to_numpy(), next_step_model.forecast(values, 5),
+                               **F32_RECURSIVE)
     # no freq attribute: inferred from the timestamps
     daily_index = pd.DatetimeIndex(list(pd.date_range("2024-01-01", periods=60, freq="D")))
     assert daily_index.freq is None
@@ -192,8 +195,8 @@ def test_multivariate_windows_and_shape_errors():
     y = X[:, -1, 0] + X[:, -2, 1]
     model = RNNForecaster(cell="gru", **FAST).fit(X, y)
     assert model.sequence_shape_ == (6, 2) and model.n_features_in_ == 12
-    np.testing.assert_allclose(model.predict(X.reshape(60, 12)), model.predict(X))
-    np.testing.assert_allclose(model.predict(torch.as_tensor(X)), model.predict(X))
+    np.testing.assert_allclose(model.predict(X.reshape(60, 12)), model.predict(X), **F64_OUTPUT)
+    np.testing.assert_allclose(model.predict(torch.as_tensor(X)), model.predict(X), **F64_OUTPUT)
     with pytest.raises(ValueError, match=r"\(6, 2\)"):
         model.predict(rng.normal(size=(3, 6, 3)))
     with pytest.raises(ValueError, match=r"\(6, 2\)"):
@@ -247,7 +250,7 @@ def test_padding_does_not_change_predictions(padding_value):
             logit = network(unpadded)
         # cuDNN runs packed and unpacked sequences through different float32 kernels
         rtol = 1e-6 if clf.device_.type == "cpu" else 1e-4
-        np.testing.assert_allclose(proba[i, 1], torch.sigmoid(logit).item(), rtol=rtol)
+        np.testing.assert_allclose(proba[i, 1], torch.sigmoid(logit).item(), rtol=rtol, atol=rtol)
     # the same weights reading the padding as data give other answers
     unpacked = copy.deepcopy(network)
     unpacked.padding_value = None
@@ -285,7 +288,7 @@ def test_bidirectional_multiclass_classifier_on_3d_sequences():
     assert list(clf.classes_) == ["first", "second", "tie"]
     proba = clf.predict_proba(X)
     assert proba.shape == (240, 3)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, **F32_OUTPUT)
     assert clf.score(X, y) > 0.8
 
 
@@ -300,7 +303,7 @@ def test_predict_batches_count_every_step_of_the_hidden_sequence():
     assert model._predict_batch_rows() < 8192
     expected = model.predict(X)
     model._predict_batch_rows = lambda: 7
-    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-6)
+    np.testing.assert_allclose(model.predict(X), expected, **F32_OUTPUT)
 
 
 def test_rnn_prediction_counts_every_step_when_it_picks_threads():
