@@ -10,7 +10,8 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from sklnn.engine.batches import Batches
 from sklnn.engine.objectives import Objective
-from sklnn.engine.trainer import ProgressState, TrainingStopped, penalised_parameters
+from sklnn.engine.penalty import penalised_parameters
+from sklnn.engine.state import ProgressState, TrainingStopped
 
 
 def fit_lbfgs(

@@ -23,27 +23,24 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from sklnn.callbacks import LRScheduler, check_callbacks
 from sklnn.engine.batches import Batches
 from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
 from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.solvers import (
-    SOLVERS,
+    LEARNING_RATES,
     STOCHASTIC_SOLVERS,
     LearningRateSchedule,
     make_optimizer,
 )
+from sklnn.engine.state import ProgressState, TrainingStopped
 from sklnn.engine.threads import thread_budget, threads_for
-from sklnn.engine.trainer import ProgressState, Trainer, TrainingStopped
+from sklnn.engine.trainer import Trainer
+from sklnn.estimators._attributes import fill_attributes
+from sklnn.estimators._params import PARAMETERS_MARKER, make_init, parameters_doc
 from sklnn.summary import Summary, summarize
-from sklnn.validation import (
-    check_choice,
-    check_features,
-    check_features_and_targets,
-    check_int,
-    check_real,
-    check_sample_weight,
-)
+from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
 
 
 @contextmanager
@@ -69,10 +66,34 @@ def _explain_out_of_memory(batch_size: int):
 
 
 class NeuralNetBase(BaseEstimator):
-    """Engine plumbing shared by all estimators; not for direct use."""
+    """Engine plumbing shared by all estimators; not for direct use.
+
+    A concrete estimator declares its parameters once, as ``_declared_params``
+    (a sequence of :class:`~sklnn.estimators._params.Param`); this class turns
+    the declaration into ``__init__``, ``_parameter_constraints`` (validated when
+    ``fit`` starts, as scikit-learn's ``_fit_context`` does) and the docstring's
+    parameter entries, which replace the ``<<parameters>>`` marker.
+    """
 
     #: set by subclasses: whether the estimator is a classifier (stratified splits)
     _stratify = False
+    #: the loop that trains stochastic solvers; a subclass may substitute its own
+    trainer_class = Trainer
+    #: deprecated parameter name -> its new name, honoured for one release
+    _renamed_params: dict[str, str] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        params = cls.__dict__.get("_declared_params")
+        if params is None:
+            return
+        init = make_init(params)
+        init.__qualname__ = f"{cls.__name__}.__init__"
+        cls.__init__ = init
+        cls._parameter_constraints = {p.name: list(p.constraints) for p in params}
+        if cls.__doc__ and PARAMETERS_MARKER in cls.__doc__:
+            doc = cls.__doc__.replace("    " + PARAMETERS_MARKER, parameters_doc(params))
+            cls.__doc__ = fill_attributes(doc)
 
     # ----------------------------------------------------------- subclasses
     def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
@@ -107,52 +128,80 @@ class NeuralNetBase(BaseEstimator):
         """Validated 2-D float rows and targets."""
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
 
-    def _builtin_callbacks(self) -> list:
-        """Callbacks an estimator's own parameters imply (e.g. a learning-rate schedule).
+    def _check_params(self) -> None:
+        """Checks beyond each parameter's scikit-learn constraint: the declared
+        element-level checks, then (in subclasses) those involving several parameters."""
+        for param in self._declared_params:
+            if param.check is not None:
+                param.check(param.name, getattr(self, param.name))
 
-        They run before the user's ``callbacks``.
-        """
-        return []
+    def _param(self, name: str):
+        """A parameter's value, taken from its deprecated old name when that was set."""
+        for old, new in self._renamed_params.items():
+            if new == name and getattr(self, old) != "deprecated":
+                return getattr(self, old)
+        return getattr(self, name)
 
-    # ------------------------------------------------------------ parameters
-    def _check_common_params(self) -> None:
-        check_choice("solver", self.solver, SOLVERS)
-        check_real("alpha", self.alpha, low=0.0)
-        check_int("batch_size", self.batch_size, 1, allow=("auto",))
-        check_real("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
-        check_int("max_iter", self.max_iter, 1)
-        check_real("tol", self.tol, low=0.0)
-        check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        check_real("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
-        check_real("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
-            raise ValueError("callbacks must be None or a list of Callback instances.")
+    def _warn_renamed(self) -> None:
+        for old, new in self._renamed_params.items():
+            if getattr(self, old) == "deprecated":
+                continue
+            if getattr(self, new) != self._parameter_defaults()[new]:
+                raise ValueError(f"{old} is the deprecated name of {new}; set only {new}.")
+            warnings.warn(
+                f"{old} was renamed {new} in sklnn 0.2 and will be removed in 0.3; use "
+                f"{new}={getattr(self, old)!r}.",
+                FutureWarning,
+                stacklevel=4,
+            )
+
+    @classmethod
+    def _parameter_defaults(cls) -> dict:
+        return {p.name: p.default for p in cls._declared_params}
 
     def _solver_kwargs(self) -> dict:
-        """Optimiser settings; estimators without some parameters use sklearn's defaults."""
-        get = self.__dict__.get
         return dict(
             learning_rate_init=self.learning_rate_init,
-            momentum=get("momentum", 0.9),
-            nesterovs_momentum=get("nesterovs_momentum", True),
-            beta_1=get("beta_1", 0.9),
-            beta_2=get("beta_2", 0.999),
-            epsilon=get("epsilon", 1e-8),
+            momentum=self.momentum,
+            nesterovs_momentum=self.nesterovs_momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
             weight_decay=self.alpha,
         )
 
     def _schedule(self) -> LearningRateSchedule:
-        kind = self.__dict__.get("learning_rate", "constant")
-        if self.solver != "sgd":
+        """scikit-learn's schedules, which act on "sgd" only; "cosine" and "step" are
+        callbacks (``_builtin_callbacks``)."""
+        kind = self._param("learning_rate")
+        if self.solver != "sgd" or kind not in LEARNING_RATES:
             kind = "constant"
-        power_t = self.__dict__.get("power_t", 0.5)
-        return LearningRateSchedule(kind, self.learning_rate_init, power_t)
+        return LearningRateSchedule(kind, self.learning_rate_init, self.power_t)
+
+    def _builtin_callbacks(self) -> list:
+        """Callbacks the estimator's own parameters imply (the "cosine" and "step"
+        schedules over ``max_iter`` epochs); they run before the user's ``callbacks``."""
+        kind = self._param("learning_rate")
+        if kind == "cosine":
+            return [LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)]
+        if kind == "step":
+            milestones = sorted({max(1, self.max_iter // 2), max(1, 3 * self.max_iter // 4)})
+            return [LRScheduler(torch.optim.lr_scheduler.MultiStepLR, milestones=milestones,
+                                gamma=0.1)]
+        return []
 
     # --------------------------------------------------------------- fitting
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
-        self._check_common_params()
+        self._warn_renamed()
         self._check_params()
+        check_callbacks(self.callbacks)
+        if self.solver == "lbfgs" and self._param("learning_rate") in ("cosine", "step"):
+            raise ValueError(
+                f"learning_rate={self._param('learning_rate')!r} is a schedule over epochs, "
+                "which solver='lbfgs' does not have; use a stochastic solver or "
+                "learning_rate='constant'."
+            )
         if incremental and self.solver not in STOCHASTIC_SOLVERS:
             raise AttributeError(
                 f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
@@ -241,7 +290,7 @@ class NeuralNetBase(BaseEstimator):
         optimizer = make_optimizer(self.solver, module.parameters(), **self._solver_kwargs())
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
-        trainer = Trainer(
+        trainer = self._make_trainer(
             module,
             objective,
             optimizer,
@@ -253,16 +302,25 @@ class NeuralNetBase(BaseEstimator):
             early_stopping=self.early_stopping and not incremental,
             schedule=self._schedule(),
             shuffle_generator=(
-                torch.Generator().manual_seed(seed + 1) if self.__dict__.get("shuffle", True)
-                else None
+                torch.Generator().manual_seed(seed + 1) if self.shuffle else None
             ),
-            callbacks=[*self._builtin_callbacks(), *(self.callbacks or ())],
+            callbacks=[*self._builtin_callbacks(), *check_callbacks(self.callbacks)],
             verbose=bool(self.verbose),
             autocast_dtype=mixed,
             compile=self.compile,
+            estimator=self,
         )
         reason = trainer.fit(train, valid, state, incremental=incremental)
         return reason, optimizer
+
+    def _make_trainer(self, module, objective, optimizer, **settings) -> Trainer:
+        """The trainer for one fit: ``trainer_class(module, objective, optimizer, ...)``.
+
+        Override ``trainer_class`` (or this method) in a subclass to change the
+        training loop, e.g. a ``Trainer`` subclass whose ``train_step`` clips
+        gradients.
+        """
+        return self.trainer_class(module, objective, optimizer, **settings)
 
     def _run_lbfgs(self, module, objective, train, state, device):
         return fit_lbfgs(
@@ -272,7 +330,7 @@ class NeuralNetBase(BaseEstimator):
             state,
             alpha=self.alpha,
             max_iter=self.max_iter,
-            max_fun=self.__dict__.get("max_fun", 15000),
+            max_fun=self.max_fun,
             tol=self.tol,
             verbose=bool(self.verbose),
         )
@@ -322,7 +380,7 @@ class NeuralNetBase(BaseEstimator):
         return train, valid
 
     def _uses_batch_norm(self) -> bool:
-        return bool(self.__dict__.get("batch_norm", False))
+        return bool(getattr(self, "batch_norm", False))
 
     def _batch_size(self, n_samples: int) -> int:
         if self.batch_size == "auto":
@@ -336,7 +394,9 @@ class NeuralNetBase(BaseEstimator):
         return int(np.clip(self.batch_size, 1, n_samples))
 
     def _warn_on_stop(self, reason, state, incremental) -> None:
-        if reason == TrainingStopped.MAX_ITER and not incremental and self.solver != "lbfgs":
+        planned = self._param("learning_rate") in ("cosine", "step")  # a schedule ends there
+        if (reason == TrainingStopped.MAX_ITER and not incremental and self.solver != "lbfgs"
+                and not planned):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",

@@ -8,7 +8,7 @@ architecture lives in the concrete estimators.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -144,6 +144,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
             proba = proba.ravel()
         return self._label_binarizer.inverse_transform(proba)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, validation_data=None):
         """Train the network on (X, y).
 
@@ -164,6 +165,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         return self._fit(X, y, sample_weight, validation_data=validation_data)
 
     @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), continuing from the current weights.
 
@@ -237,6 +239,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, validation_data=None):
         """Train the network on (X, y).
 
@@ -256,6 +259,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         return self._fit(X, y, sample_weight, validation_data=validation_data)
 
     @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights.
 
