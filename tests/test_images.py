@@ -234,7 +234,7 @@ def test_rgb_channels_last_with_augmentation_and_schedule():
     X = rng.randint(0, 256, (32, 32, 32, 3)).astype(np.uint8)
     y = rng.randint(0, 2, 32)
     clf = ResNetClassifier(depth=8, width=0.25, max_iter=3, shift_range=4,
-                           horizontal_flip=True, lr_schedule="step", random_state=0)
+                           horizontal_flip=True, learning_rate="step", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # a schedule runs all epochs by design
         clf.fit(X, y)
@@ -248,7 +248,7 @@ def test_rgb_channels_last_with_augmentation_and_schedule():
 
 def test_cosine_schedule_decays_from_learning_rate_init(digits):
     X, y = digits[0][:64], digits[1][:64]
-    clf = CNNImageClassifier(**{**TINY_CNN, "max_iter": 4}, lr_schedule="cosine",
+    clf = CNNImageClassifier(**{**TINY_CNN, "max_iter": 4}, learning_rate="cosine",
                              learning_rate_init=0.01).fit(X, y)
     rates = [r["lr"] for r in clf.history_]
     assert rates[0] == pytest.approx(0.01)
@@ -300,7 +300,7 @@ def test_cnn_learns_8x8_digits(digits):
                                                         random_state=0)
     # small enough for the engine's single-thread rule; the example trains the two-layer CNN
     clf = CNNImageClassifier(filters=(8,), padding="same", dense_layers=(64,), batch_size=32,
-                             lr_schedule="cosine", learning_rate_init=0.003, max_iter=10,
+                             learning_rate="cosine", learning_rate_init=0.003, max_iter=10,
                              random_state=0)
     clf.fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.95

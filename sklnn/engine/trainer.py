@@ -30,50 +30,18 @@ from contextlib import nullcontext
 
 import torch
 from torch import nn
-from torch.nn.modules import module as module_globals
 
 from sklnn.engine.batches import Batches
 from sklnn.engine.compile import compile_module, gradients_match
 from sklnn.engine.dense_gradients import DenseGradients
+from sklnn.engine.hooks import HOOKS, has_module_hooks, hook_lists
 from sklnn.engine.objectives import Objective
 from sklnn.engine.penalty import L2Penalty, penalised_parameters
 from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
 from sklnn.engine.state import ProgressState, TrainingStopped, snapshot
+from sklnn.engine.stopping import plateau_reached, update_no_improvement
 
-__all__ = ["ProgressState", "Trainer", "TrainingStopped", "has_module_hooks", "snapshot"]
-
-HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "on_grad_computed",
-         "on_batch_end", "on_epoch_end", "on_train_end")
-_BATCH_HOOKS = ("on_batch_begin", "on_grad_computed", "on_batch_end")
-
-
-def has_module_hooks(module: nn.Module) -> bool:
-    """Whether any forward or backward hook, on ``module``'s layers or global, is set."""
-    names = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
-             "_global_backward_pre_hooks")
-    if any(getattr(module_globals, name, None) for name in names):
-        return True
-    return any(
-        m._forward_hooks or m._forward_pre_hooks or m._backward_hooks
-        or getattr(m, "_backward_pre_hooks", None)
-        for m in module.modules()
-    )
-
-
-def _hook_lists(callbacks) -> dict[str, list]:
-    """Bound hooks per name. Duck-typed callbacks may define only some hooks; batch
-    hooks are skipped for a callback whose ``wants_batches()`` says False, since
-    calling them costs a call per step."""
-    lists = {name: [] for name in HOOKS}
-    for cb in callbacks:
-        wants = getattr(cb, "wants_batches", None)
-        batches = wants() if callable(wants) else True
-        for name in HOOKS:
-            hook = getattr(cb, name, None)
-            if hook is not None and (batches or name not in _BATCH_HOOKS):
-                lists[name].append(hook)
-    return lists
-
+__all__ = ["HOOKS", "ProgressState", "Trainer", "TrainingStopped", "snapshot"]
 
 class Trainer:
     """Train ``module`` on mini-batches with an objective and an optimiser.
@@ -168,7 +136,7 @@ class Trainer:
 
     def _prepare_epoch(self) -> None:
         """Re-read what may change between epochs: callbacks add hooks or schedulers."""
-        self._hooks = _hook_lists(self.callbacks)
+        self._hooks = hook_lists(self.callbacks)
         if self._optimizer_step is None:
             self._optimizer_step = OptimizerStep(self.optimizer)
         else:
@@ -302,42 +270,15 @@ class Trainer:
 
     # -------------------------------------------------------- stopping rules
     def _update_no_improvement(self, state: ProgressState, valid_score) -> None:
-        """scikit-learn's rule: count epochs that improve by less than ``tol``."""
-        if self.early_stopping:
-            state.validation_scores.append(valid_score)
-            if valid_score < state.best_validation_score + self.tol:
-                state.no_improvement_count += 1
-            else:
-                state.no_improvement_count = 0
-            if valid_score > state.best_validation_score:
-                state.best_validation_score = valid_score
-                self.best_weights = snapshot(self.module)
-        else:
-            if state.loss_curve[-1] > state.best_loss - self.tol:
-                state.no_improvement_count += 1
-            else:
-                state.no_improvement_count = 0
-            if state.loss_curve[-1] < state.best_loss:
-                state.best_loss = state.loss_curve[-1]
-
-    def _plateau_message(self) -> str:
-        what = "Validation score" if self.early_stopping else "Training loss"
-        return (
-            f"{what} did not improve more than tol={self.tol:f} for "
-            f"{self.n_iter_no_change} consecutive epochs."
-        )
+        best = update_no_improvement(state, valid_score, self.early_stopping, self.tol,
+                                     self.module)
+        if best is not None:
+            self.best_weights = best
 
     def _converged(self, state: ProgressState) -> bool:
         """Apply the plateau rule after an epoch; True when training should stop."""
-        if state.no_improvement_count <= self.n_iter_no_change:
-            return False
-        if not self.schedule.on_plateau(self.optimizer):
-            state.no_improvement_count = 0  # "adaptive" lowered the rate instead
-            return False
-        state.stop_message = self._plateau_message()
-        if self.verbose:
-            print(state.stop_message + " Stopping.")
-        return True
+        return plateau_reached(state, self.schedule, self.optimizer, self.early_stopping,
+                               self.tol, self.n_iter_no_change, self.verbose)
 
     # --------------------------------------------------------------- the loop
     def _evaluate(self, train_loss, valid):
@@ -385,7 +326,7 @@ class Trainer:
         if self.early_stopping and self.best_weights is None:
             self.best_weights = snapshot(self.module)
         reason = TrainingStopped.MAX_ITER
-        self._hooks = _hook_lists(self.callbacks)
+        self._hooks = hook_lists(self.callbacks)
         for hook in self._hooks["on_train_begin"]:
             hook(self)  # may load a checkpoint into this trainer
         last_good = snapshot(self.module)

@@ -23,35 +23,22 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from sklnn.callbacks import LRScheduler, check_callbacks
+from sklnn.callbacks import check_callbacks
 from sklnn.engine.batches import Batches
 from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
 from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
+from sklnn.engine.seeding import seeded_torch_rng
 from sklnn.engine.solvers import (
-    LEARNING_RATES,
     STOCHASTIC_SOLVERS,
-    LearningRateSchedule,
     make_optimizer,
 )
 from sklnn.engine.state import ProgressState, TrainingStopped
 from sklnn.engine.threads import thread_budget, threads_for
 from sklnn.engine.trainer import Trainer
-from sklnn.estimators._attributes import fill_attributes
-from sklnn.estimators._params import PARAMETERS_MARKER, make_init, parameters_doc
+from sklnn.estimators._settings import EngineSettings
 from sklnn.summary import Summary, summarize
 from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
-
-
-@contextmanager
-def seeded_torch_rng(seed: int, device: torch.device):
-    """Seed torch's global RNG (dropout draws from it) without leaking the change."""
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(seed)
-        if device.type == "cuda":
-            torch.cuda.manual_seed(seed)
-        yield
 
 
 @contextmanager
@@ -65,36 +52,14 @@ def _explain_out_of_memory(batch_size: int):
         ) from exc
 
 
-class NeuralNetBase(BaseEstimator):
+class NeuralNetBase(EngineSettings, BaseEstimator):
     """Engine plumbing shared by all estimators; not for direct use.
 
-    A concrete estimator declares its parameters once, as ``_declared_params``
-    (a sequence of :class:`~sklnn.estimators._params.Param`); this class turns
-    the declaration into ``__init__``, ``_parameter_constraints`` (validated when
-    ``fit`` starts, as scikit-learn's ``_fit_context`` does) and the docstring's
-    parameter entries, which replace the ``<<parameters>>`` marker.
+    Parameters are declared once per estimator (see :class:`EngineSettings`).
     """
 
     #: set by subclasses: whether the estimator is a classifier (stratified splits)
     _stratify = False
-    #: the loop that trains stochastic solvers; a subclass may substitute its own
-    trainer_class = Trainer
-    #: deprecated parameter name -> its new name, honoured for one release
-    _renamed_params: dict[str, str] = {}
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        params = cls.__dict__.get("_declared_params")
-        if params is None:
-            return
-        init = make_init(params)
-        init.__qualname__ = f"{cls.__name__}.__init__"
-        cls.__init__ = init
-        cls._parameter_constraints = {p.name: list(p.constraints) for p in params}
-        if cls.__doc__ and PARAMETERS_MARKER in cls.__doc__:
-            doc = cls.__doc__.replace("    " + PARAMETERS_MARKER, parameters_doc(params))
-            cls.__doc__ = fill_attributes(doc)
-
     # ----------------------------------------------------------- subclasses
     def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -127,68 +92,6 @@ class NeuralNetBase(BaseEstimator):
     def _validate_X_y(self, X, y, *, reset: bool, y_numeric: bool):
         """Validated 2-D float rows and targets."""
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
-
-    def _check_params(self) -> None:
-        """Checks beyond each parameter's scikit-learn constraint: the declared
-        element-level checks, then (in subclasses) those involving several parameters."""
-        for param in self._declared_params:
-            if param.check is not None:
-                param.check(param.name, getattr(self, param.name))
-
-    def _param(self, name: str):
-        """A parameter's value, taken from its deprecated old name when that was set."""
-        for old, new in self._renamed_params.items():
-            if new == name and getattr(self, old) != "deprecated":
-                return getattr(self, old)
-        return getattr(self, name)
-
-    def _warn_renamed(self) -> None:
-        for old, new in self._renamed_params.items():
-            if getattr(self, old) == "deprecated":
-                continue
-            if getattr(self, new) != self._parameter_defaults()[new]:
-                raise ValueError(f"{old} is the deprecated name of {new}; set only {new}.")
-            warnings.warn(
-                f"{old} was renamed {new} in sklnn 0.2 and will be removed in 0.3; use "
-                f"{new}={getattr(self, old)!r}.",
-                FutureWarning,
-                stacklevel=4,
-            )
-
-    @classmethod
-    def _parameter_defaults(cls) -> dict:
-        return {p.name: p.default for p in cls._declared_params}
-
-    def _solver_kwargs(self) -> dict:
-        return dict(
-            learning_rate_init=self.learning_rate_init,
-            momentum=self.momentum,
-            nesterovs_momentum=self.nesterovs_momentum,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            weight_decay=self.alpha,
-        )
-
-    def _schedule(self) -> LearningRateSchedule:
-        """scikit-learn's schedules, which act on "sgd" only; "cosine" and "step" are
-        callbacks (``_builtin_callbacks``)."""
-        kind = self._param("learning_rate")
-        if self.solver != "sgd" or kind not in LEARNING_RATES:
-            kind = "constant"
-        return LearningRateSchedule(kind, self.learning_rate_init, self.power_t)
-
-    def _builtin_callbacks(self) -> list:
-        """Callbacks the estimator's own parameters imply (the "cosine" and "step"
-        schedules over ``max_iter`` epochs); they run before the user's ``callbacks``."""
-        kind = self._param("learning_rate")
-        if kind == "cosine":
-            return [LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)]
-        if kind == "step":
-            milestones = sorted({max(1, self.max_iter // 2), max(1, 3 * self.max_iter // 4)})
-            return [LRScheduler(torch.optim.lr_scheduler.MultiStepLR, milestones=milestones,
-                                gamma=0.1)]
-        return []
 
     # --------------------------------------------------------------- fitting
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
