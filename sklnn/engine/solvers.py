@@ -110,8 +110,8 @@ class OptimizerStep:
     """``optimizer.step()`` for the training loop, with a direct path for fused Adam.
 
     For small networks torch.optim's ``step`` costs several times its kernel:
-    about 90 us per call of Python bookkeeping (hooks, profiler records,
-    grouping tensors by device) around one ``_fused_adam_`` call of about 10 us.
+    Python bookkeeping (hooks, profiler records, grouping tensors by device)
+    around one ``_fused_adam_`` call (measured in docs/benchmarks.md).
     When the optimiser is a single-group fused Adam or AdamW with plain
     settings, no hooks and every gradient present, this calls the same kernel
     on the optimiser's own state tensors, so the update and ``state_dict()``

@@ -1,6 +1,6 @@
 """A configurable 2-D convolutional network: conv blocks, then the dense head.
 
-The default is the lecture's MNIST network: conv 32 3x3 -> conv 64 3x3 ->
+The default is a classic small MNIST network: conv 32 3x3 -> conv 64 3x3 ->
 2x2 max pooling -> dense 64 ReLU -> one output per class.
 """
 
