@@ -1,8 +1,9 @@
 """Loss and gradients of a plain MLP written out by hand, without an autograd graph.
 
 For small networks autograd's bookkeeping costs more than the arithmetic (the
-measurements are in docs/benchmarks.md). This module computes the same forward pass, the batch-mean loss and every parameter's
-gradient with one op per product, and stores the gradients in ``.grad``.
+measurements are in docs/benchmarks.md). This module computes the same forward
+pass, the batch-mean loss and every parameter's gradient with one op per
+product, and stores the gradients in ``.grad``.
 
 It applies only where the gradient has a closed form that is easy to check:
 sklnn's ``MLP`` built from ``Linear`` layers and identity, logistic, tanh or ReLU

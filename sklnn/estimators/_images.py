@@ -207,7 +207,7 @@ class ImageClassifierBase(NeuralClassifier):
         )
         return module
 
-    def _init_module(self, module, generator):
+    def _init_module(self, module, generator, initial=None):
         kaiming_normal_init_(module, generator)
 
     def _n_layers(self) -> int:

@@ -17,7 +17,7 @@ from sklnn.estimators._params import (
 )
 from sklnn.estimators.tasks import NeuralClassifier, NeuralRegressor
 from sklnn.modules.activations import ACTIVATIONS
-from sklnn.modules.mlp import MLP, glorot_uniform_
+from sklnn.modules.mlp import MLP
 from sklnn.validation import check_layer_sizes
 
 ACTIVATION = Param("activation", "relu", (StrOptions(set(ACTIVATIONS)),),
@@ -56,21 +56,70 @@ class _MLPMixin:
             batch_norm=self.batch_norm,
         )
 
-    def _init_module(self, module, generator):
-        glorot_uniform_(module, self.activation, generator)
+    def _draw_initial_weights(self, rng, n_features, n_outputs):
+        # scikit-learn's draws in scikit-learn's order: for each layer, the (fan_in, fan_out)
+        # matrix, then the biases, from U(-b, b) with b = sqrt(f / (fan_in + fan_out)), f = 2
+        # for the logistic activation and 6 otherwise. An int random_state therefore starts
+        # from exactly scikit-learn's weights.
+        units = [n_features, *check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes),
+                 n_outputs]
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        weights = []
+        for fan_in, fan_out in zip(units[:-1], units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            weights.append((rng.uniform(-bound, bound, (fan_in, fan_out)),
+                            rng.uniform(-bound, bound, fan_out)))
+        return weights
+
+    def _init_module(self, module, generator, initial=None):
+        module.double()  # hold the float64 draws exactly until the compute dtype is chosen
+        linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+        with torch.no_grad():
+            for layer, (coef, intercept) in zip(linears, initial, strict=True):
+                layer.weight.copy_(torch.from_numpy(coef.T))
+                layer.bias.copy_(torch.from_numpy(intercept))
 
     def _n_layers(self):
         return len(check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)) + 2
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """Weight matrices as numpy copies, shaped (fan_in, fan_out) like scikit-learn's."""
+        """Weight matrices as numpy copies, shaped (fan_in, fan_out) like scikit-learn's.
+
+        Assigning a list of arrays of the same shapes sets the network's weights, as
+        assigning scikit-learn's ``coefs_`` does; the next ``predict`` or warm-started
+        ``fit`` uses them.
+        """
         return [layer.weight.detach().T.cpu().numpy().copy() for layer in self._linears()]
+
+    @coefs_.setter
+    def coefs_(self, values) -> None:
+        self._assign([layer.weight for layer in self._linears()], values, "coefs_", True)
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """Bias vectors as numpy copies."""
+        """Bias vectors as numpy copies; assignable like ``coefs_``."""
         return [layer.bias.detach().cpu().numpy().copy() for layer in self._linears()]
+
+    @intercepts_.setter
+    def intercepts_(self, values) -> None:
+        self._assign([layer.bias for layer in self._linears()], values, "intercepts_", False)
+
+    @staticmethod
+    def _assign(targets, values, name, transpose) -> None:
+        values = list(values)
+        shapes = [tuple(t.T.shape if transpose else t.shape) for t in targets]
+        given = [np.shape(v) for v in values]
+        if given != shapes:
+            raise ValueError(f"{name} must be {len(shapes)} arrays of shapes {shapes}; got "
+                             f"shapes {given}.")
+        arrays = [np.asarray(v, dtype=np.float64) for v in values]
+        if not all(np.isfinite(a).all() for a in arrays):
+            raise ValueError(f"{name} must hold finite values only.")
+        with torch.no_grad():
+            for target, array in zip(targets, arrays):
+                tensor = torch.from_numpy(array.T if transpose else array)
+                target.copy_(tensor.to(device=target.device, dtype=target.dtype))
 
     def _linears(self):
         if "module_" not in vars(self):

@@ -134,7 +134,7 @@ class _RecurrentMixin:
             padding_value=self._padding_value,
         )
 
-    def _init_module(self, module, generator):
+    def _init_module(self, module, generator, initial=None):
         init_recurrent_(module, generator)
 
     def _flops_per_sample(self, module):

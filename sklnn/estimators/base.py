@@ -70,7 +70,12 @@ class NeuralNetBase(EngineSettings, BaseEstimator):
     def _encode_targets(self, y) -> np.ndarray:
         raise NotImplementedError
 
-    def _init_module(self, module, generator) -> None:
+    def _draw_initial_weights(self, rng, n_features: int, n_outputs: int):
+        """Initial weights drawn from the estimator's numpy RandomState (None: use
+        ``_init_module``'s torch generator instead)."""
+        return None
+
+    def _init_module(self, module, generator, initial=None) -> None:
         """Initialise weights reproducibly; the default keeps PyTorch's own init."""
 
     def _flops_per_sample(self, module) -> float:
@@ -143,13 +148,15 @@ class NeuralNetBase(EngineSettings, BaseEstimator):
         dtype = compute_dtype(self.precision, X.dtype, device)
         mixed = autocast_dtype(self.precision, device)
         rng = check_random_state(self.random_state)
+        # drawn first from the estimator's RandomState, as scikit-learn draws its weights
+        initial = self._draw_initial_weights(rng, X.shape[1], n_outputs) if first_pass else None
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
         # Module construction and dropout draw from torch's global RNG: seed it, then restore it.
         with seeded_torch_rng(seed, device):
             if first_pass:
                 module = self._build_module(X.shape[1], n_outputs)
-                self._init_module(module, torch.Generator().manual_seed(seed))
+                self._init_module(module, torch.Generator().manual_seed(seed), initial)
                 module = place_module(module, device, dtype)
                 state = ProgressState.start(
                     self.early_stopping and self.solver in STOCHASTIC_SOLVERS
@@ -182,7 +189,7 @@ class NeuralNetBase(EngineSettings, BaseEstimator):
                 "values and need to be preprocessed. " + state.stop_message
             )
         module.eval()
-        self._commit(module, state, optimizer, device, dtype, n_outputs)
+        self._commit(module, state, optimizer, device, dtype, n_outputs, epochs_before)
         self._warn_on_stop(reason, state, incremental)
 
     def _n_outputs_for(self, y_encoded) -> int:
@@ -309,13 +316,14 @@ class NeuralNetBase(EngineSettings, BaseEstimator):
         elif reason in (TrainingStopped.DIVERGED, TrainingStopped.INTERRUPTED):
             warnings.warn(state.stop_message, RuntimeWarning, stacklevel=5)
 
-    def _commit(self, module, state, optimizer, device, dtype, n_outputs) -> None:
+    def _commit(self, module, state, optimizer, device, dtype, n_outputs, epochs_before) -> None:
         self.module_ = module
         self.device_ = device
         self._compute_dtype = dtype
         self._progress = state
         self._optimizer_state = None if optimizer is None else optimizer.state_dict()
-        self.n_iter_ = state.n_iter
+        # as in scikit-learn, the epochs (iterations) of this call; history_ counts them all
+        self.n_iter_ = state.n_iter - epochs_before
         self.t_ = state.t
         self.loss_ = state.loss
         self.loss_curve_ = list(state.loss_curve)

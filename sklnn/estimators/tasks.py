@@ -12,7 +12,11 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.multiclass import (
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
 
 from sklnn.engine.objectives import BinaryLogLoss, RegressionLoss, SoftmaxLogLoss
 from sklnn.engine.solvers import STOCHASTIC_SOLVERS
@@ -42,16 +46,34 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
                     "classes must be passed on the first call to partial_fit: the full list of "
                     "labels the model will ever see, e.g. classes=np.unique(y_all)."
                 )
-            binarizer = LabelBinarizer().fit(np.asarray(classes))
-            unseen = np.setdiff1d(unique_labels(y), binarizer.classes_)
-            if len(unseen):
-                raise ValueError(f"`y` has classes not in `classes`: {unseen}.")
+            classes = unique_labels(np.asarray(classes))
+            if type_of_target(y).startswith("multilabel"):
+                # as scikit-learn: the indicator matrix's columns are the classes
+                binarizer = LabelBinarizer().fit(y)
+                if len(classes) != len(binarizer.classes_):
+                    raise ValueError(
+                        f"classes={classes.tolist()} names {len(classes)} labels but the "
+                        f"multilabel y has {len(binarizer.classes_)} columns."
+                    )
+            else:
+                binarizer = LabelBinarizer().fit(classes)
+                unseen = np.setdiff1d(unique_labels(y), binarizer.classes_)
+                if len(unseen):
+                    raise ValueError(f"`y` has classes not in `classes`: {unseen}.")
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            if incremental and classes is not None and not np.array_equal(
+                unique_labels(np.asarray(classes)), self.classes_
+            ):
+                raise ValueError(
+                    f"`classes={list(classes)!r}` is not the same as on the first call to "
+                    f"partial_fit, which was {self.classes_.tolist()!r}; pass the same classes "
+                    "or none after the first call."
+                )
             seen = unique_labels(y)
             if self.warm_start and not incremental:
                 if set(seen) != set(self.classes_):

@@ -48,7 +48,8 @@ class ZeroPadShortcut(nn.Module):
 
 
 class ProjectionShortcut(nn.Sequential):
-    """Option B: a strided 1x1 convolution and batch norm, the paper's ``W_s x`` (He et al. 2015, eq. 2)."""
+    """Option B: a strided 1x1 convolution and batch norm, ``W_s x`` in He et al. (2015),
+    eq. 2."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int,
                  batch_norm: bool = True) -> None:
