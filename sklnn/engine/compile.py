@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
-import warnings
 
 import torch
 from torch import nn
+
+from sklnn._warnings import warn_user
 
 
 def compile_module(module: nn.Module):
@@ -14,8 +15,8 @@ def compile_module(module: nn.Module):
     try:
         return torch.compile(module)
     except Exception as exc:  # noqa: BLE001 - any compiler failure means eager mode
-        warnings.warn(f"torch.compile is unavailable ({exc}); training in eager mode.",
-                      RuntimeWarning, stacklevel=6)
+        warn_user(f"torch.compile is unavailable ({exc}); training in eager mode.",
+                      RuntimeWarning)
         return None
 
 
@@ -38,8 +39,7 @@ def gradients_match(get_loss, eager: nn.Module, compiled, X, y, w, rtol=1e-3) ->
         reference = grads(eager)
         candidate = grads(compiled)
     except Exception as exc:  # noqa: BLE001 - a compiler failure means eager mode
-        warnings.warn(f"torch.compile failed ({exc}); training in eager mode.", RuntimeWarning,
-                      stacklevel=6)
+        warn_user(f"torch.compile failed ({exc}); training in eager mode.", RuntimeWarning)
         return False
     finally:
         eager.load_state_dict(saved)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-import warnings
 from contextlib import nullcontext
 
 import torch
 from torch import nn
 
+from sklnn._warnings import warn_user
 from sklnn.engine.batches import Batches
 from sklnn.engine.compile import compile_module, gradients_match
 from sklnn.engine.dense_gradients import DenseGradients
@@ -261,12 +261,10 @@ class Trainer:
         if gradients_match(self.get_loss, self.module, compiled, X, y, w):
             self.forward = compiled
         else:
-            warnings.warn(
+            warn_user(
                 "torch.compile produced gradients that differ from eager mode on the first "
                 "batch; training continues without compilation.",
-                RuntimeWarning,
-                stacklevel=5,
-            )
+                RuntimeWarning)
 
     # -------------------------------------------------------- stopping rules
     def _update_no_improvement(self, state: ProgressState, valid_score) -> None:

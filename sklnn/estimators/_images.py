@@ -135,6 +135,12 @@ class ImageClassifierBase(NeuralClassifier):
             # float32 holds 8- and 16-bit pixels exactly; float64 would only slow the CPU down
             X = X.astype(np.float32)
         expected = self._expected_shape(reset)
+        if X.ndim > 4:
+            raise ValueError(
+                f"{type(self).__name__} accepts images as arrays of shape (n, H, W), "
+                "(n, C, H, W) or (n, H, W, C), or as flat rows (n, C*H*W); got an array of "
+                f"shape {X.shape} ({X.ndim} dimensions)."
+            )
         if X.ndim in (3, 4):
             images = np.asarray(X)
             if images.ndim == 3:

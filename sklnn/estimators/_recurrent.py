@@ -58,6 +58,12 @@ class _RecurrentMixin:
         array = X if hasattr(X, "ndim") and hasattr(X, "shape") else np.asarray(X)
         name = type(self).__name__
         fitted = not reset and hasattr(self, "sequence_shape_")
+        if array.ndim > 3:
+            raise ValueError(
+                f"{name} accepts sequences as arrays of shape (n_samples, T, F), or "
+                "(n_samples, T) for one feature; got an array of shape "
+                f"{tuple(array.shape)} ({array.ndim} dimensions)."
+            )
         if array.ndim == 3:
             shape = tuple(int(s) for s in array.shape[1:])
             if fitted and shape != self.sequence_shape_:

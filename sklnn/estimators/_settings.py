@@ -10,10 +10,9 @@ optimiser settings, schedules, deprecated names.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
+from sklnn._warnings import warn_user
 from sklnn.callbacks import LRScheduler
 from sklnn.engine.solvers import LEARNING_RATES, LearningRateSchedule
 from sklnn.engine.trainer import Trainer
@@ -62,12 +61,10 @@ class EngineSettings:
                 continue
             if getattr(self, new) != self._parameter_defaults()[new]:
                 raise ValueError(f"{old} is the deprecated name of {new}; set only {new}.")
-            warnings.warn(
+            warn_user(
                 f"{old} was renamed {new} in sklnn 0.2 and will be removed in 0.3; use "
                 f"{new}={getattr(self, old)!r}.",
-                FutureWarning,
-                stacklevel=4,
-            )
+                FutureWarning)
 
     @classmethod
     def _parameter_defaults(cls) -> dict:

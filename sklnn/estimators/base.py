@@ -12,19 +12,17 @@ raises and leaves the estimator as it was before the call.
 from __future__ import annotations
 
 import copy
-import warnings
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from sklnn._warnings import attributed_to_user, warn_user
 from sklnn.callbacks import check_callbacks
-from sklnn.engine.batches import Batches
 from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
 from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
@@ -37,6 +35,7 @@ from sklnn.engine.state import ProgressState, TrainingStopped
 from sklnn.engine.threads import thread_budget, threads_for
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._settings import EngineSettings
+from sklnn.estimators._split import TrainingData
 from sklnn.summary import Summary, summarize
 from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
 
@@ -52,7 +51,7 @@ def _explain_out_of_memory(batch_size: int):
         ) from exc
 
 
-class NeuralNetBase(EngineSettings, BaseEstimator):
+class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
     """Engine plumbing shared by all estimators; not for direct use.
 
     Parameters are declared once per estimator (see :class:`EngineSettings`).
@@ -110,6 +109,13 @@ class NeuralNetBase(EngineSettings, BaseEstimator):
                 "which solver='lbfgs' does not have; use a stochastic solver or "
                 "learning_rate='constant'."
             )
+        if self.solver == "lbfgs" and (self.callbacks or validation_data is not None):
+            given = "callbacks" if self.callbacks else "validation_data"
+            raise ValueError(
+                f"solver='lbfgs' cannot use {given}: it runs SciPy's L-BFGS-B over the whole "
+                "data set, with no epochs for callbacks to follow and no validation scoring. "
+                "Use a stochastic solver ('adam', 'adamw' or 'sgd'), or drop " + given + "."
+            )
         if incremental and self.solver not in STOCHASTIC_SOLVERS:
             raise AttributeError(
                 f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
@@ -122,9 +128,7 @@ class NeuralNetBase(EngineSettings, BaseEstimator):
         # Validation writes n_features_in_ and friends; undo that if the fit fails.
         before = {k: v for k, v in vars(self).items() if k.endswith("_") or k.startswith("_")}
         try:
-            with warnings.catch_warnings():
-                # torch emits this for read-only inputs; the data is copied, not written.
-                warnings.filterwarnings("ignore", message=".*not writable.*")
+            with attributed_to_user():
                 self._fit_transaction(X, y, sample_weight, incremental, first_pass,
                                       validation_data, classes)
         except BaseException:
@@ -245,76 +249,16 @@ class NeuralNetBase(EngineSettings, BaseEstimator):
             verbose=bool(self.verbose),
         )
 
-    def _split(self, X, y, y_encoded, sample_weight, rng, validation_data, device, dtype):
-        """Training batches, and validation batches when a validation set is used."""
-        n = X.shape[0]
-        valid = None
-        if validation_data is not None:
-            X_val, y_val = validation_data
-            X_val = self._validate_X(X_val, reset=False)
-            y_val = self._check_validation_targets(y_val, X_val)
-            valid = (X_val, self._encode_targets(y_val), None)
-        elif self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
-            stratify = y if self._stratify and np.ndim(y) == 1 else None
-            arrays = [X, y_encoded] + ([] if sample_weight is None else [sample_weight])
-            parts = train_test_split(
-                *arrays, random_state=rng, test_size=self.validation_fraction, stratify=stratify
-            )
-            X, X_val, y_encoded, y_val_enc = parts[:4]
-            if sample_weight is not None:
-                sample_weight, w_val = parts[4:]
-            else:
-                w_val = None
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' or the size "
-                    "of your dataset."
-                )
-            valid = (X_val, y_val_enc, w_val)
-            n = X.shape[0]
-        batch_size = self._batch_size(n)
-        target_dtype = self._make_objective().target_dtype or dtype
-        min_batch = 2 if self._uses_batch_norm() else 1
-        if n < min_batch:
-            raise ValueError(
-                f"batch_norm=True needs at least 2 training samples, got {n}; add samples or set "
-                "batch_norm=False."
-            )
-        train = Batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
-                        other_dtypes=[target_dtype, dtype], batch_size=batch_size,
-                        min_batch=min_batch)
-        if valid is not None:
-            valid = Batches(valid[0], [valid[1], valid[2]], device=device, dtype=dtype,
-                            other_dtypes=[target_dtype, dtype],
-                            batch_size=max(batch_size, 4096))
-        return train, valid
-
-    def _uses_batch_norm(self) -> bool:
-        return bool(getattr(self, "batch_norm", False))
-
-    def _batch_size(self, n_samples: int) -> int:
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than sample size. It is going to be "
-                "clipped",
-                stacklevel=4,
-            )
-        return int(np.clip(self.batch_size, 1, n_samples))
-
     def _warn_on_stop(self, reason, state, incremental) -> None:
         planned = self._param("learning_rate") in ("cosine", "step")  # a schedule ends there
         if (reason == TrainingStopped.MAX_ITER and not incremental and self.solver != "lbfgs"
                 and not planned):
-            warnings.warn(
+            warn_user(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
+                ConvergenceWarning)
         elif reason in (TrainingStopped.DIVERGED, TrainingStopped.INTERRUPTED):
-            warnings.warn(state.stop_message, RuntimeWarning, stacklevel=5)
+            warn_user(state.stop_message, RuntimeWarning)
 
     def _commit(self, module, state, optimizer, device, dtype, n_outputs, epochs_before) -> None:
         self.module_ = module
@@ -344,7 +288,8 @@ class NeuralNetBase(EngineSettings, BaseEstimator):
     def _forward(self, X) -> np.ndarray:
         """Validated input to decoded outputs (probabilities or values), as numpy."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        with attributed_to_user():
+            X = self._validate_X(X, reset=False)
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)

@@ -178,7 +178,15 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         sample_weight : array-like of shape (n_samples,), default=None
         validation_data : tuple (X_val, y_val), default=None
             Validation set used instead of a split of X when scoring epochs
-            and for early stopping.
+            and for early stopping. It is used exactly as given: inside a
+            ``Pipeline`` (``pipe.fit(X, y, est__validation_data=...)``) the
+            estimator receives transformed X but untransformed ``X_val``, so
+            transform it first (``pipe[:-1].transform(X_val)`` after fitting the
+            steps) or monitor a held-out share instead with
+            ``early_stopping=True, n_iter_no_change=np.inf`` (scores every epoch
+            on ``validation_fraction`` of the transformed data and never stops
+            early; the best-scoring weights are kept). A validation set whose
+            feature scale differs grossly from X raises a warning.
 
         Returns
         -------
@@ -272,7 +280,15 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         sample_weight : array-like of shape (n_samples,), default=None
         validation_data : tuple (X_val, y_val), default=None
             Validation set used instead of a split of X when scoring epochs
-            and for early stopping.
+            and for early stopping. It is used exactly as given: inside a
+            ``Pipeline`` (``pipe.fit(X, y, est__validation_data=...)``) the
+            estimator receives transformed X but untransformed ``X_val``, so
+            transform it first (``pipe[:-1].transform(X_val)`` after fitting the
+            steps) or monitor a held-out share instead with
+            ``early_stopping=True, n_iter_no_change=np.inf`` (scores every epoch
+            on ``validation_fraction`` of the transformed data and never stops
+            early; the best-scoring weights are kept). A validation set whose
+            feature scale differs grossly from X raises a warning.
 
         Returns
         -------
