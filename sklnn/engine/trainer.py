@@ -40,6 +40,7 @@ from sklnn.engine.penalty import L2Penalty, penalised_parameters
 from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
 from sklnn.engine.state import ProgressState, TrainingStopped, snapshot
 from sklnn.engine.stopping import plateau_reached, update_no_improvement
+from sklnn.modules.norm import sample_weights
 
 __all__ = ["HOOKS", "ProgressState", "Trainer", "TrainingStopped", "snapshot"]
 
@@ -173,7 +174,7 @@ class Trainer:
             step()
             return loss, X.shape[0], norms
         step.zero_grad()
-        with self.autocast():
+        with self.autocast(), sample_weights(weight):
             raw = self.forward(X)
         loss, normaliser = self.get_loss(raw, y, weight)
         if self._scaler is not None:

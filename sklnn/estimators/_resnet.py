@@ -30,9 +30,9 @@ RESNET_PARAMS = (
     Param("residual", True, BOOL, "bool",
           "False builds the plain network without skip connections."),
     Param("batch_norm", True, BOOL, "bool", """
-        Batch normalisation after every convolution. Batch statistics ignore
-        ``sample_weight``, so with batch norm integer weights are not exactly
-        equivalent to repeated samples."""),
+        Batch normalisation after every convolution. Its training statistics
+        are weighted by ``sample_weight``, so an integer weight k is exactly
+        k repeated samples."""),
     Param("dropout", 0.0, FRACTION, "float",
           "Dropout before the classifier (not part of the paper)."),
     *IMAGE_PARAMS,

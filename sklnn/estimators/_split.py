@@ -65,8 +65,8 @@ class TrainingData:
         min_batch = 2 if self._uses_batch_norm() else 1
         if n < min_batch:
             raise ValueError(
-                f"batch_norm=True needs at least 2 training samples, got {n}; add samples or set "
-                "batch_norm=False."
+                f"batch_norm=True needs at least 2 training samples, got n_samples={n}; add "
+                "samples or set batch_norm=False."
             )
         train = Batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
                         other_dtypes=[target_dtype, dtype], batch_size=batch_size,
