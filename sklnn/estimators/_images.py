@@ -11,6 +11,7 @@ which reshapes the rows back to ``(C, H, W)`` on the device.
 from __future__ import annotations
 
 import math
+import weakref
 from numbers import Integral
 
 import numpy as np
@@ -55,6 +56,9 @@ IMAGE_PARAMS = (
     deprecated("lr_schedule", "learning_rate",
                (StrOptions({"constant", "cosine", "step"}),)),
 )
+
+
+_COSTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _looks_channels_last(shape: tuple[int, ...]) -> bool:
@@ -207,11 +211,15 @@ class ImageClassifierBase(NeuralClassifier):
         if self.shift_range or self.horizontal_flip:
             layers.append(RandomShiftFlip(self.shift_range, bool(self.horizontal_flip)))
         layers.append(self._build_network(shape, n_outputs))
-        module = nn.Sequential(*layers)
-        _, self._largest_layer_flops, self._peak_activation = forward_cost(
-            module, shape
-        )
-        return module
+        return nn.Sequential(*layers)
+
+    def _costs(self, module) -> tuple[float, float, int]:
+        """``forward_cost`` of ``module``, measured once per module object (a builder
+        without side effects; nothing of it is stored on the estimator)."""
+        costs = _COSTS.get(module)
+        if costs is None:
+            costs = _COSTS[module] = forward_cost(module, self.input_shape_)
+        return costs
 
     def _init_module(self, module, generator, initial=None):
         kaiming_normal_init_(module, generator)
@@ -230,8 +238,8 @@ class ImageClassifierBase(NeuralClassifier):
         # The engine picks the thread count from this. A second thread pays off
         # only when single operations are large; a deep network of small maps is
         # many small operations, so its largest layer, not its total, decides.
-        flops = self.__dict__.get("_largest_layer_flops")
+        flops = self._costs(module)[1]
         return flops if flops else super()._flops_per_sample(module)
 
     def _largest_activation(self) -> int:
-        return self.__dict__.get("_peak_activation", self.n_features_in_)
+        return self._costs(self.module_)[2]
