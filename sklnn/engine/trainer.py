@@ -38,7 +38,7 @@ from sklnn.engine.hooks import HOOKS, has_module_hooks, hook_lists
 from sklnn.engine.objectives import Objective
 from sklnn.engine.penalty import L2Penalty, penalised_parameters
 from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
-from sklnn.engine.state import ProgressState, TrainingStopped, snapshot
+from sklnn.engine.state import ProgressState, TrainingStopped, snapshot, state_is_finite
 from sklnn.engine.stopping import plateau_reached, update_no_improvement
 from sklnn.modules.norm import sample_weights
 
@@ -304,8 +304,11 @@ class Trainer:
         return record
 
     def _diverged(self, state, train_value) -> None:
+        what = (f"The training loss became non-finite ({train_value})"
+                if not math.isfinite(train_value) else
+                "The weights or batch-norm statistics became non-finite")
         state.stop_message = (
-            f"The training loss became non-finite ({train_value}) at epoch "
+            f"{what} at epoch "
             f"{state.n_iter + 1}; the weights of the last finite epoch were kept. "
             "Lower learning_rate_init, scale the inputs (e.g. StandardScaler) or "
             "raise alpha."
@@ -338,7 +341,9 @@ class Trainer:
                 started = time.perf_counter()
                 lr = current_learning_rate(self.optimizer)
                 train_value, valid_loss, valid_score = self._evaluate(self.run_epoch(train), valid)
-                if not math.isfinite(train_value):
+                # the last step of an epoch can poison weights or batch-norm statistics
+                # while the epoch's loss is still finite: check the state, not only the loss
+                if not math.isfinite(train_value) or not state_is_finite(self.module):
                     self.module.load_state_dict(last_good)
                     self._diverged(state, train_value)
                     reason = TrainingStopped.DIVERGED
@@ -370,7 +375,7 @@ class Trainer:
             state.stop_message = "Training interrupted by user."
         if self.early_stopping:
             self.module.load_state_dict(self.best_weights)
-        if not all(torch.isfinite(p).all() for p in self.module.parameters()):
+        if not state_is_finite(self.module):
             self.module.load_state_dict(last_good)
         for hook in self._hooks["on_train_end"]:
             hook(self)
