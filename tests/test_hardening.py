@@ -146,3 +146,28 @@ def test_predict_reads_one_model_while_another_thread_refits():
     assert seen and all(labels <= {"a", "b"} or labels <= {"x", "y", "z"}
                         for labels, _ in seen)
     assert {width for _, width in seen} <= {2, 3}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifierGPU(hidden_layer_sizes=(16,), dropout=0.3, max_iter=5, random_state=0),
+    # dropout between nn.LSTM layers can only draw from the global RNG: guarded by a lock
+    lambda: RNNForecaster(hidden_size=4, num_layers=2, dropout=0.3, max_iter=3, random_state=0),
+], ids=["mlp", "lstm"])
+def test_concurrent_fits_with_dropout_are_reproducible_and_leave_the_global_rng(make):
+    rng = np.random.RandomState(0)
+    X = rng.rand(80, 6).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(int) if isinstance(make(), MLPClassifierGPU) else X[:, -1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = make().fit(X, y).predict(X)
+        torch.manual_seed(1234)
+        global_state = torch.get_rng_state()
+        models = [make() for _ in range(4)]
+        threads = [threading.Thread(target=m.fit, args=(X, y)) for m in models]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert torch.equal(torch.get_rng_state(), global_state)
+    for model in models:  # another dropout mask would move the outputs far more than this
+        np.testing.assert_allclose(model.predict(X), reference, rtol=1e-6, atol=1e-6)

@@ -26,7 +26,7 @@ from sklnn.callbacks import check_callbacks
 from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
 from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
-from sklnn.engine.seeding import seeded_torch_rng
+from sklnn.engine.seeding import fit_generator_for, seeded_global_rng, training_rng
 from sklnn.engine.solvers import (
     STOCHASTIC_SOLVERS,
     make_optimizer,
@@ -163,37 +163,36 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         initial = self._draw_initial_weights(rng, X.shape[1], n_outputs) if first_pass else None
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        # Module construction and dropout draw from torch's global RNG: seed it, then restore it.
-        with seeded_torch_rng(seed, device):
-            if first_pass:
+        if first_pass:
+            # PyTorch's default initialisation draws from the global RNG (then overwritten)
+            with seeded_global_rng(seed, torch.device("cpu")):
                 module = self._build_module(X.shape[1], n_outputs)
-                self._init_module(module, torch.Generator().manual_seed(seed), initial)
-                module = place_module(module, device, dtype)
-                state = ProgressState.start(
-                    self.early_stopping and self.solver in STOCHASTIC_SOLVERS
-                )
-                optimizer_state = None
-            else:
-                module = place_module(copy.deepcopy(self.module_), device, dtype)
-                state = copy.deepcopy(self._progress)
-                state.switch_stopping_rule(self.early_stopping and not incremental)
-                # a copy: the optimiser updates its state tensors in place
-                optimizer_state = copy.deepcopy(self._optimizer_state) if incremental else None
+            self._init_module(module, torch.Generator().manual_seed(seed), initial)
+            module = place_module(module, device, dtype)
+            state = ProgressState.start(self.early_stopping and self.solver in STOCHASTIC_SOLVERS)
+            optimizer_state = None
+        else:
+            module = place_module(copy.deepcopy(self.module_), device, dtype)
+            state = copy.deepcopy(self._progress)
+            state.switch_stopping_rule(self.early_stopping and not incremental)
+            # a copy: the optimiser updates its state tensors in place
+            optimizer_state = copy.deepcopy(self._optimizer_state) if incremental else None
 
-            epochs_before = state.n_iter
-            train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
-                                       device, dtype)
-            objective = self._make_objective()
-            flops = 3 * train.batch_size * self._flops_per_sample(module)
-            with thread_budget(threads_for(flops)), _explain_out_of_memory(train.batch_size):
-                if self.solver == "lbfgs":
-                    reason = self._run_lbfgs(module, objective, train, state, device)
-                    optimizer = None
-                else:
-                    reason, optimizer = self._run_stochastic(
-                        module, objective, train, valid, state, device, mixed, seed,
-                        optimizer_state, incremental,
-                    )
+        epochs_before = state.n_iter
+        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
+                                   device, dtype)
+        objective = self._make_objective()
+        flops = 3 * train.batch_size * self._flops_per_sample(module)
+        with training_rng(module, seed, device), thread_budget(threads_for(flops)), \
+                _explain_out_of_memory(train.batch_size):
+            if self.solver == "lbfgs":
+                reason = self._run_lbfgs(module, objective, train, state, device)
+                optimizer = None
+            else:
+                reason, optimizer = self._run_stochastic(
+                    module, objective, train, valid, state, device, mixed, seed,
+                    optimizer_state, incremental,
+                )
 
         module.eval()
         if (reason == TrainingStopped.DIVERGED and state.n_iter == epochs_before) or (
@@ -231,6 +230,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
             verbose=bool(self.verbose),
             autocast_dtype=mixed,
             compile=self.compile,
+            generator=fit_generator_for(seed + 2, device),
             estimator=self,
         )
         reason = trainer.fit(train, valid, state, incremental=incremental)
