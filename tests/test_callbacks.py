@@ -89,3 +89,34 @@ def test_returning_true_stops_training(binary_data):
 
     clf = MLPClassifierGPU(max_iter=50, callbacks=[StopAtTwo()]).fit(X, y)
     assert clf.n_iter_ == 2
+
+
+def test_history_indexes_by_column_like_skorch(binary_data):
+    X, y = binary_data
+    clf = MLPClassifierGPU(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(
+        X, y, validation_data=(X, y))
+    history = clf.history_
+    assert isinstance(history, list) and len(history) == 3
+    assert history[:, "train_loss"] == clf.loss_curve_
+    assert history[-1, "valid_score"] == history[-1]["valid_score"]
+    assert history[:, ("epoch", "lr")] == [(1, 0.001), (2, 0.001), (3, 0.001)]
+    assert history[1:][:, "epoch"] == [2, 3]
+    frame = history.to_frame()
+    assert list(frame.index) == [1, 2, 3] and frame["train_loss"].tolist() == clf.loss_curve_
+    with pytest.raises(KeyError, match="no column 'accuracy'"):
+        history[:, "accuracy"]
+
+
+def test_progress_bar_advances_every_batch_and_stays(binary_data, capsys):
+    from sklnn.callbacks import ProgressBar
+
+    X, y = binary_data
+    bar = ProgressBar(force=True)
+    MLPClassifierGPU(hidden_layer_sizes=(4,), max_iter=3, batch_size=100, callbacks=[bar],
+                     random_state=0).fit(X, y, validation_data=(X, y))
+    assert bar.bar_.n == bar.bar_.total == 9  # 3 epochs of 3 batches
+    assert bar.bar_.leave and "valid_score" in bar.bar_.postfix
+    quiet = ProgressBar()  # pytest's captured stdout is not a terminal
+    MLPClassifierGPU(hidden_layer_sizes=(4,), max_iter=2, callbacks=[quiet]).fit(X, y)
+    assert quiet.bar_ is None and quiet.quiet_
+    assert "epoch" not in capsys.readouterr().out

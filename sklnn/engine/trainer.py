@@ -331,6 +331,8 @@ class Trainer:
             return self._fit(train, valid, state, incremental)
 
     def _fit(self, train, valid, state, incremental) -> str:
+        self.train_batches = train
+        self.epochs_wanted = 1 if incremental else self.max_epochs
         self.state = state
         self.stop_training = False
         self.epochs_in_fit = 0
@@ -342,7 +344,7 @@ class Trainer:
         for hook in self._hooks["on_train_begin"]:
             hook(self)  # may load a checkpoint into this trainer
         last_good = snapshot(self.module)
-        epochs_wanted = 1 if incremental else self.max_epochs
+        epochs_wanted = self.epochs_wanted
         try:
             self._maybe_compile(train)
             while self.epochs_in_fit < epochs_wanted:

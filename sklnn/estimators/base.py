@@ -36,6 +36,7 @@ from sklnn.engine.threads import thread_budget, threads_for
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._settings import EngineSettings
 from sklnn.estimators._split import TrainingData
+from sklnn.history import History
 from sklnn.summary import Summary, summarize
 from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
 
@@ -288,7 +289,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         self.t_ = state.t
         self.loss_ = state.loss
         self.loss_curve_ = list(state.loss_curve)
-        self.history_ = list(state.history)
+        self.history_ = History(state.history)
         self.validation_scores_ = (
             None if state.validation_scores is None else list(state.validation_scores)
         )
