@@ -110,7 +110,7 @@ def digits(device: str, quick: bool) -> None:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="15, or 2 with --quick")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true",

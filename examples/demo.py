@@ -28,7 +28,7 @@ def timed_fit(model, X, y):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
                         help="small data, few epochs: a smoke run in seconds")

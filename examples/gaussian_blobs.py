@@ -24,7 +24,7 @@ from sklnn.datasets import make_gaussian_blobs
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
                         help="2,000 points, 20 epochs: a smoke run in seconds")

@@ -22,7 +22,7 @@ from sklnn.datasets import mnist_train_test_split
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
                         help="2,000 images, 3 epochs: a smoke run in seconds")

@@ -44,7 +44,7 @@ def load_batches(directory: Path, names):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--data", type=Path, required=True,
                         help="directory with data_batch_1..5 and test_batch")
     parser.add_argument("--depths", type=int, nargs="+", default=None,

@@ -61,7 +61,7 @@ class TrainingError(Callback):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="20, or 2 with --quick")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto")

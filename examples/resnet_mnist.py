@@ -22,7 +22,7 @@ from sklnn.datasets import mnist_train_test_split
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="6, or 2 with --quick")
     parser.add_argument("--depth", type=int, default=20)
     parser.add_argument("--shift", type=int, default=2)

@@ -190,7 +190,7 @@ def plot(X_valid, Y_valid, to_vector, to_sequence, deep):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
                         help="1,000 series, 3 epochs: a smoke run in seconds")
