@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE / "_sphinxext"))
 
 project = "sklnn"
 author = "the sklnn developers"
-copyright = "the sklnn developers"  # noqa: A001 (Sphinx's name)
+copyright = "the sklnn developers"
 release = sklnn.__version__
 version = release
 
@@ -80,6 +80,7 @@ html_title = f"sklnn {release}"
 html_static_path = []
 html_theme_options = {
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 4,
     "show_toc_level": 2,
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
