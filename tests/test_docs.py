@@ -177,3 +177,14 @@ def test_api_page_renders_in_chromium(site, chromium, tmp_path):
     # the theme's navigation lists the other estimators next to this one
     for name in ("MLPRegressorGPU", "CNNImageClassifier", "RNNForecaster"):
         assert f"sklnn.{name}.html" in dom
+
+
+def test_readme_where_things_are_renders_as_one_table():
+    from markdown_it import MarkdownIt  # myst-parser's Markdown parser
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+    html = MarkdownIt("commonmark").enable("table").render(section)
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert html.count("<table>") == 1
+    assert html.count("<tr>") == len(rows) - 1  # all rows but the |---| delimiter
