@@ -33,6 +33,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+smartquotes_action = "qe"  # quotes and ellipses only: "--quick" stays two hyphens
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "_sphinxext", "Thumbs.db", ".DS_Store"]
 
