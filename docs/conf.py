@@ -8,6 +8,7 @@ hour on two CPU cores), as they are run by hand.
 
 import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -110,6 +111,11 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
     return None
 
 
+def _remove_example_output(app, exception):
+    shutil.rmtree(os.environ["SKLNN_EXAMPLES_OUTPUT"], ignore_errors=True)
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _literal_trailing_underscores)
     app.connect("autodoc-skip-member", _skip_foreign_members)
+    app.connect("build-finished", _remove_example_output)

@@ -14,7 +14,7 @@ Saves ``examples/output/cnn_mnist_curves.png`` (loss and validation accuracy per
 ``examples/output/cnn_mnist_misclassified.png`` (to ``$SKLNN_EXAMPLES_OUTPUT`` when set: the
 documentation's gallery shows them from there).
 
-``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the gallery runs it) trains on 1,000 MNIST images
+``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the gallery runs it) trains on 600 MNIST images
 for 2 epochs and on the 8x8 digits for 5: a smoke run in seconds, not the results above.
 
 Usage: python examples/cnn_mnist.py [--epochs 15] [--device auto] [--quick]
@@ -44,7 +44,7 @@ OUTPUT = Path(os.environ.get("SKLNN_EXAMPLES_OUTPUT")
 
 
 def mnist(epochs: int, device: str, quick: bool) -> None:
-    sizes = dict(n_train=1000, n_test=500) if quick else {}
+    sizes = dict(n_train=600, n_test=300) if quick else {}
     # (n, 28, 28) float32 in [0, 1]
     X_train, X_test, y_train, y_test = mnist_train_test_split(**sizes)
     clf = CNNImageClassifier(
@@ -115,7 +115,7 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true",
                         default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
-                        help="1,000 MNIST images, 2 epochs: a smoke run in seconds")
+                        help="600 MNIST images, 2 epochs: a smoke run in seconds")
     args = parser.parse_args()
     epochs = args.epochs or (2 if args.quick else 15)
     with warnings.catch_warnings():

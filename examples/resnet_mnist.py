@@ -7,7 +7,7 @@ weight decay 1e-4), a cosine schedule over a few epochs and random 2-pixel shift
 with other jobs (see docs/images.md).
 
 ``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the documentation's gallery runs it) trains on
-1,000 images for 2 epochs and tests on 500: a smoke run in seconds, not the result above.
+500 images for 2 epochs and tests on 250: a smoke run in seconds, not the result above.
 
 Usage: python examples/resnet_mnist.py [--epochs 6] [--depth 20] [--device auto] [--quick]
 """
@@ -29,11 +29,11 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true",
                         default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
-                        help="1,000 training images, 2 epochs: a smoke run in seconds")
+                        help="500 training images, 2 epochs: a smoke run in seconds")
     args = parser.parse_args()
     epochs = args.epochs or (2 if args.quick else 6)
 
-    sizes = dict(n_train=1000, n_test=500) if args.quick else {}
+    sizes = dict(n_train=500, n_test=250) if args.quick else {}
     # (n, 28, 28) float32 in [0, 1]
     X_train, X_test, y_train, y_test = mnist_train_test_split(**sizes)
     clf = ResNetClassifier(depth=args.depth, max_iter=epochs, shift_range=args.shift,
