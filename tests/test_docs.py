@@ -189,3 +189,22 @@ def test_readme_where_things_are_renders_as_one_table():
     rows = [line for line in section.splitlines() if line.startswith("|")]
     assert html.count("<table>") == 1
     assert html.count("<tr>") == len(rows) - 1  # all rows but the |---| delimiter
+
+
+def test_cifar10_example_runs_in_quick_mode_on_files_in_cifar_format(tmp_path):
+    """The one example the gallery shows without running: CIFAR-10's files are not shipped."""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (40, 3 * 32 * 32), dtype=np.uint8),
+                 b"labels": rng.integers(0, 10, 40).tolist()}
+        with open(tmp_path / name, "wb") as handle:
+            pickle.dump(batch, handle)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "resnet_cifar10.py"), "--data", str(tmp_path),
+         "--quick"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"ResNet-20: test error \d+\.\d+% \(paper 8\.75%\)", result.stdout)
