@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-one-thread lint docs bench bench-quick clean
+.PHONY: demo test test-one-thread test-oldest lint docs bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,15 @@ test: $(STAMP)
 # The suite again with torch held to one intra-op thread: no result may depend on the count.
 test-one-thread: $(STAMP)
 	SKLNN_TEST_THREADS=1 $(BIN)/python -m pytest
+
+# The suite on the lowest versions pyproject.toml admits (ci/oldest-constraints.txt), in a
+# second venv. Not part of CI; run it before changing a lower bound.
+OLDEST := .venv-oldest
+test-oldest:
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet -c ci/oldest-constraints.txt -e ".[dev]"
+	$(OLDEST)/bin/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
@@ -45,5 +54,5 @@ bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info docs/_build docs/generated docs/auto_examples \
+	rm -rf $(VENV) $(OLDEST) build dist *.egg-info docs/_build docs/generated docs/auto_examples \
 		docs/sg_execution_times.rst

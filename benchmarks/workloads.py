@@ -329,7 +329,7 @@ def deep_network_workloads(quick: bool) -> list[Workload]:
         return CNNImageClassifier(input_shape=(1, 28, 28))
 
     def resnet():
-        return ResNetClassifier(20, input_shape=(1, 28, 28), lr_schedule="constant")
+        return ResNetClassifier(20, input_shape=(1, 28, 28), learning_rate="constant")
 
     def rnn():
         return RNNForecaster(cell="rnn", hidden_size=20, num_layers=2, scale=False)

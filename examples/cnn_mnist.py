@@ -50,7 +50,7 @@ def mnist(epochs: int, device: str, quick: bool) -> None:
     clf = CNNImageClassifier(
         dropout=0.25,
         shift_range=2,
-        lr_schedule="cosine",
+        learning_rate="cosine",
         max_iter=epochs,
         random_state=0,
         device=device,
@@ -100,7 +100,7 @@ def digits(device: str, quick: bool) -> None:
     )
     # flat rows of 64 values are read as 8x8 images; "same" padding keeps the small maps
     clf = CNNImageClassifier(
-        filters=(32, 64), padding="same", dense_layers=(64,), lr_schedule="cosine",
+        filters=(32, 64), padding="same", dense_layers=(64,), learning_rate="cosine",
         max_iter=5 if quick else 30, random_state=0, device=device,
     )
     start = time.perf_counter()

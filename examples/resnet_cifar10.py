@@ -79,7 +79,7 @@ def main():
     rows = []
     for depth in args.depths:
         clf = ResNetClassifier(depth=depth, shortcut=args.shortcut, max_iter=args.epochs,
-                               lr_schedule="step", shift_range=4, horizontal_flip=True,
+                               learning_rate="step", shift_range=4, horizontal_flip=True,
                                random_state=0, device=args.device, precision=args.precision,
                                callbacks=[EpochLogger()])
         start = time.perf_counter()

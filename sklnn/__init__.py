@@ -7,10 +7,11 @@ scikit-learn estimators built on them.
 """
 
 from sklnn import callbacks, datasets
-from sklnn.estimators.cnn import CNNImageClassifier
-from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
-from sklnn.estimators.resnet import ResNetClassifier
-from sklnn.estimators.rnn import RNNClassifier, RNNForecaster
+from sklnn.estimators._cnn import CNNImageClassifier
+from sklnn.estimators._forecaster import RNNForecaster
+from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.estimators._resnet import ResNetClassifier
+from sklnn.estimators._rnn_classifier import RNNClassifier
 from sklnn.persistence import load
 from sklnn.windows import make_windows
 

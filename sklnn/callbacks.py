@@ -1,9 +1,14 @@
 """Callbacks: small objects whose hooks the training loop calls by name.
 
-A hook receives the running :class:`~sklnn.engine.Trainer` (its ``module``,
-``optimizer`` and ``state``). ``on_epoch_end`` gets the epoch's record (the
-dict that goes to ``history_``) and stops training by returning True or by
-setting ``trainer.stop_training = True``; callbacks never stop by raising.
+A hook receives the running :class:`~sklnn.engine.Trainer`: its ``module``,
+``optimizer``, ``state`` (progress so far) and ``estimator`` (the estimator
+being fitted, with its parameters and, for classifiers, ``classes_``).
+``on_epoch_end`` gets the epoch's record (the dict that goes to ``history_``)
+and stops training by returning True or by setting
+``trainer.stop_training = True``; callbacks never stop by raising.
+
+Any object with at least one of the hooks works as a callback (the others are
+skipped); :class:`Callback` is a convenient base with do-nothing hooks.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ class Callback:
     def on_epoch_begin(self, trainer, epoch: int) -> None:
         """Called before each epoch; ``epoch`` counts from 1 across warm starts."""
 
+    def on_batch_begin(self, trainer, batch_index: int) -> None:
+        """Called before each batch's forward pass."""
+
+    def on_grad_computed(self, trainer, batch_index: int) -> None:
+        """Called after the batch's gradients (L2 term included) are in each ``.grad``,
+        before the optimiser steps: clip, inspect or log them here."""
+
     def on_batch_end(self, trainer, batch_index: int, loss: torch.Tensor) -> None:
         """Called after each optimiser step; ``loss`` stays on the device (no sync)."""
 
@@ -44,14 +56,40 @@ class Callback:
         """Called once training has stopped, after the best weights are restored."""
 
     def wants_batches(self) -> bool:
-        """Whether ``on_batch_end`` must be called (it costs a call per step)."""
-        return type(self).on_batch_end is not Callback.on_batch_end
+        """Whether the per-batch hooks must be called (each costs a call per step); by
+        default, when a subclass overrides one of them."""
+        return any(
+            getattr(type(self), name) is not getattr(Callback, name)
+            for name in ("on_batch_begin", "on_grad_computed", "on_batch_end")
+        )
 
     def __repr__(self) -> str:
         fields = ", ".join(
             f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_")
         )
         return f"{type(self).__name__}({fields})"
+
+
+def check_callbacks(callbacks) -> list:
+    """The callbacks as a list, each an instance with at least one hook, or a TypeError
+    that says what a callback must provide."""
+    from sklnn.engine.trainer import HOOKS
+
+    checked = []
+    for index, cb in enumerate(callbacks or ()):
+        if isinstance(cb, type):
+            raise TypeError(
+                f"callbacks[{index}] is the class {cb.__name__}, not an instance; pass "
+                f"{cb.__name__}(...) instead."
+            )
+        if not any(callable(getattr(cb, name, None)) for name in HOOKS):
+            raise TypeError(
+                f"callbacks[{index}] ({cb!r}) has none of the hooks a callback provides "
+                f"({', '.join(HOOKS)}); subclass sklnn.callbacks.Callback and override the "
+                "hooks you need."
+            )
+        checked.append(cb)
+    return checked
 
 
 def _monitored(record: dict, monitor: str, owner: str) -> float:

@@ -62,8 +62,9 @@ def check_sample_weight(sample_weight, X):
     return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def is_int(value) -> bool:
+    """An integer, numpy's included, that is not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_real(value) -> bool:
@@ -73,7 +74,7 @@ def _is_real(value) -> bool:
 def check_int(name, value, low, allow=()):
     if value in allow:
         return
-    if not _is_int(value) or value < low:
+    if not is_int(value) or value < low:
         extra = f" or one of {list(allow)}" if allow else ""
         raise ValueError(f"{name} must be an int >= {low}{extra}; got {value!r}.")
 
@@ -98,13 +99,13 @@ def check_choice(name, value, choices):
 
 def check_layer_sizes(name, sizes) -> list[int]:
     """A tuple of positive ints (a single int means one layer); empty means no hidden layer."""
-    if _is_int(sizes):
+    if is_int(sizes):
         sizes = [sizes]
     try:
         sizes = list(sizes)
     except TypeError:
         raise ValueError(f"{name} must be an int or a sequence of ints; got {sizes!r}.") from None
-    if not all(_is_int(s) or (isinstance(s, np.integer)) for s in sizes) or any(
+    if not all(is_int(s) or (isinstance(s, np.integer)) for s in sizes) or any(
         s <= 0 for s in sizes
     ):
         raise ValueError(f"{name} must be > 0, got {sizes}.")

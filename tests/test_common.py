@@ -19,10 +19,9 @@ ESTIMATORS = [
     MLPRegressorGPU(max_iter=100, random_state=0),
     CNNImageClassifier(filters=(4,), dense_layers=(16,), learning_rate_init=0.01, max_iter=30,
                        random_state=0),
-    # Batch statistics cannot honour sample weights, so check_sample_weight_equivalence
-    # (weight k == k repeated rows) holds exactly only without batch norm.
-    ResNetClassifier(depth=8, width=0.25, batch_norm=False, learning_rate_init=0.05,
-                     max_iter=20, random_state=0),
+    # with its default batch norm, whose training statistics honour sample weights
+    ResNetClassifier(depth=8, width=0.25, learning_rate_init=0.05, max_iter=20,
+                     random_state=0),
     RNNForecaster(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
                   max_iter=100, random_state=0),
     RNNClassifier(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,

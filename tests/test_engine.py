@@ -1,5 +1,6 @@
 """The engine's pieces on their own: batches, threads, devices, objectives, compile check."""
 
+import copy
 import os
 import subprocess
 import sys
@@ -334,3 +335,28 @@ def test_cpu_prediction_uses_a_channels_last_copy_that_follows_the_weights():
     del network, copy, rebuilt
     gc.collect()
     assert copy_ref() is None  # the copy lives only as long as its module
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (7, 3, 4, 5)])
+def test_weighted_batch_norm_equals_repeated_rows(shape):
+    from sklnn.modules.norm import WeightedBatchNorm1d, WeightedBatchNorm2d, sample_weights
+
+    torch.manual_seed(0)
+    x = torch.randn(*shape, dtype=torch.float64)
+    w = torch.tensor([0, 1, 2, 3, 1, 0, 2], dtype=torch.float64)
+    layer = (WeightedBatchNorm1d if len(shape) == 2 else WeightedBatchNorm2d)(3).double()
+    with torch.no_grad():
+        layer.weight.uniform_(0.5, 2.0)
+        layer.bias.uniform_(-1.0, 1.0)
+    weighted, repeated = copy.deepcopy(layer), copy.deepcopy(layer)
+    with sample_weights(w):
+        out_w = weighted(x)
+    rows = torch.repeat_interleave(torch.arange(7), w.long())
+    out_r = repeated(x[rows])  # PyTorch's own kernel on the repeated rows
+    torch.testing.assert_close(out_w[rows], out_r, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(weighted.running_mean, repeated.running_mean)
+    torch.testing.assert_close(weighted.running_var, repeated.running_var)
+    # without weights, and in eval mode, it is PyTorch's layer
+    plain = copy.deepcopy(layer)
+    torch.testing.assert_close(plain(x), torch.nn.functional.batch_norm(
+        x, None, None, layer.weight, layer.bias, training=True))

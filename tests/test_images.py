@@ -234,7 +234,7 @@ def test_rgb_channels_last_with_augmentation_and_schedule():
     X = rng.randint(0, 256, (32, 32, 32, 3)).astype(np.uint8)
     y = rng.randint(0, 2, 32)
     clf = ResNetClassifier(depth=8, width=0.25, max_iter=3, shift_range=4,
-                           horizontal_flip=True, lr_schedule="step", random_state=0)
+                           horizontal_flip=True, learning_rate="step", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # a schedule runs all epochs by design
         clf.fit(X, y)
@@ -248,7 +248,7 @@ def test_rgb_channels_last_with_augmentation_and_schedule():
 
 def test_cosine_schedule_decays_from_learning_rate_init(digits):
     X, y = digits[0][:64], digits[1][:64]
-    clf = CNNImageClassifier(**{**TINY_CNN, "max_iter": 4}, lr_schedule="cosine",
+    clf = CNNImageClassifier(**{**TINY_CNN, "max_iter": 4}, learning_rate="cosine",
                              learning_rate_init=0.01).fit(X, y)
     rates = [r["lr"] for r in clf.history_]
     assert rates[0] == pytest.approx(0.01)
@@ -300,7 +300,7 @@ def test_cnn_learns_8x8_digits(digits):
                                                         random_state=0)
     # small enough for the engine's single-thread rule; the example trains the two-layer CNN
     clf = CNNImageClassifier(filters=(8,), padding="same", dense_layers=(64,), batch_size=32,
-                             lr_schedule="cosine", learning_rate_init=0.003, max_iter=10,
+                             learning_rate="cosine", learning_rate_init=0.003, max_iter=10,
                              random_state=0)
     clf.fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.95
@@ -312,7 +312,7 @@ def test_partial_fit_and_warm_start_keep_the_image_shape(digits):
     clf.partial_fit(X[:30], y[:30], classes=np.arange(10))
     weights = clf.module_[1].output.weight.detach().clone()
     clf.partial_fit(X[30:], y[30:])
-    assert clf.input_shape_ == (1, 8, 8) and clf.n_iter_ == 2
+    assert clf.input_shape_ == (1, 8, 8) and clf.n_iter_ == 1 and len(clf.loss_curve_) == 2
     assert not torch.equal(weights, clf.module_[1].output.weight)
     with pytest.raises(ValueError, match=r"fitted on images of shape \(1, 8, 8\)"):
         clf.partial_fit(np.zeros((4, 6, 6), np.float32), y[:4])

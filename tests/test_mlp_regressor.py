@@ -79,10 +79,10 @@ def test_partial_fit_and_output_count_check(regression_data):
     reg = MLPRegressorGPU(hidden_layer_sizes=(16,), random_state=0)
     for _ in range(20):
         reg.partial_fit(X, y)
-    assert reg.n_iter_ == 20 and reg.t_ == 20 * len(y)
+    assert reg.n_iter_ == 1 and reg.t_ == 20 * len(y) and len(reg.loss_curve_) == 20
     with pytest.raises(ValueError, match="outputs"):
         reg.partial_fit(X, np.column_stack([y, y]))
-    assert reg.n_iter_ == 20
+    assert reg.t_ == 20 * len(y)
 
 
 def test_sample_weight_zero_equals_dropping_rows_with_lbfgs(regression_data):

@@ -1,4 +1,4 @@
-"""Synthetic data sets from the lecture."""
+"""Synthetic data sets for examples and tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 
 def make_gaussian_blobs(n_samples=10_000, *, signal_fraction=0.5, distance=1.0, sigma=1.0,
                         random_state=None):
-    """Signal and background drawn from two 2-D Gaussians, the lecture's first example.
+    """Signal and background drawn from two 2-D Gaussians, a classic first classification problem.
 
     Signal (label 1) has mean (d, d), background (label 0) mean (-d, -d), both
     with standard deviation ``sigma`` in each coordinate. With the defaults the
@@ -44,7 +44,8 @@ def make_gaussian_blobs(n_samples=10_000, *, signal_fraction=0.5, distance=1.0, 
 
 
 def make_sine_series(n_series=10_000, n_steps=50, *, random_state=None):
-    """Noisy sums of two sine waves, the lecture's forecasting data (Geron, ch. 15).
+    """Noisy sums of two sine waves, the forecasting data of Geron's
+    *Hands-On Machine Learning*, ch. 15.
 
     Each series is ``0.5 sin((t - a)(10 p + 10)) + 0.2 sin((t - b)(20 q + 20))
     + 0.1 (r - 0.5)`` with ``p, q, a, b`` drawn uniformly in [0, 1) once per

@@ -10,7 +10,9 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from sklnn.engine.batches import Batches
 from sklnn.engine.objectives import Objective
-from sklnn.engine.trainer import ProgressState, TrainingStopped, penalised_parameters
+from sklnn.engine.penalty import penalised_parameters
+from sklnn.engine.state import ProgressState, TrainingStopped
+from sklnn.modules.norm import sample_weights
 
 
 def fit_lbfgs(
@@ -48,7 +50,8 @@ def fit_lbfgs(
             p.grad = None
         total = torch.zeros((), dtype=torch.float64, device=params[0].device)
         for X, y, w in batches:
-            losses = objective.per_sample_loss(module(X), y)
+            with sample_weights(w):
+                losses = objective.per_sample_loss(module(X), y)
             batch_loss = (losses.sum() if w is None else (losses * w).sum()) / normaliser
             batch_loss.backward()
             total += batch_loss.detach()

@@ -6,7 +6,10 @@ import torch
 
 STOCHASTIC_SOLVERS = ("adam", "adamw", "sgd")
 SOLVERS = (*STOCHASTIC_SOLVERS, "lbfgs")
+#: scikit-learn's schedules, which apply to "sgd" only
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
+#: every ``learning_rate`` value: "cosine" and "step" span one fit, for every stochastic solver
+SCHEDULES = (*LEARNING_RATES, "cosine", "step")
 
 
 def _fast_flags(params) -> dict:
@@ -107,21 +110,28 @@ class OptimizerStep:
     """``optimizer.step()`` for the training loop, with a direct path for fused Adam.
 
     For small networks torch.optim's ``step`` costs several times its kernel:
-    about 90 us per call of Python bookkeeping (hooks, profiler records,
-    grouping tensors by device) around one ``_fused_adam_`` call of about 10 us.
+    Python bookkeeping (hooks, profiler records, grouping tensors by device)
+    around one ``_fused_adam_`` call (measured in docs/benchmarks.md).
     When the optimiser is a single-group fused Adam or AdamW with plain
     settings, no hooks and every gradient present, this calls the same kernel
     on the optimiser's own state tensors, so the update and ``state_dict()``
     are identical. Anything else goes through ``optimizer.step()``.
-    Build one per epoch: step hooks and ``lr_scheduler`` wrappers added by
-    callbacks are seen at the next epoch.
+    Build one per fit and call :meth:`refresh` before each epoch: step hooks and
+    ``lr_scheduler`` wrappers added by callbacks are seen then, while a kernel
+    that failed once stays off for the rest of the fit.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
         self.optimizer = optimizer
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.failed = False
         self.direct = _direct_adam_applies(optimizer)
         self._state_lists = None
+
+    def refresh(self) -> None:
+        """Re-check whether the direct path applies (callbacks may have added hooks)."""
+        self.direct = not self.failed and _direct_adam_applies(self.optimizer)
+        self._state_lists = None  # a callback may have loaded other state tensors
 
     def zero_grad(self) -> None:
         """``optimizer.zero_grad(set_to_none=True)`` without its per-call overhead."""
@@ -152,6 +162,7 @@ class OptimizerStep:
             # check fails before anything is written, so undo the count and use torch.optim.
             torch._foreach_sub_(steps, 1)
             self.direct = False
+            self.failed = True
             self.optimizer.step()
 
     def _collect_state(self):

@@ -1,86 +1,48 @@
 """The training loop, written once for every estimator.
 
-Each step is a small method (``get_loss``, ``train_step``, ``validation_step``,
-``run_epoch``) that a subclass may override. The loss is accumulated on the
-device and read once per epoch; the stopping rule is scikit-learn's
-(``tol`` / ``n_iter_no_change`` on the training loss, or on the validation
-score with early stopping, restoring the best weights).
+Each step is a small method that a subclass may override: ``get_loss`` (the
+batch's loss), ``train_step`` (forward, backward, step on one batch),
+``validation_step`` and ``run_epoch``. An estimator builds its trainer in one
+overridable place (``trainer_class`` / ``_make_trainer``), so a user subclass
+changes the loop without touching the estimator. Callbacks get the trainer at
+every hook and reach the estimator through ``trainer.estimator``.
+
+The loss is accumulated on the device and read once per epoch; the stopping
+rule is scikit-learn's (``tol`` / ``n_iter_no_change`` on the training loss, or
+on the validation score with early stopping, restoring the best weights).
+
+Fast paths: plain MLPs get hand-written gradients (autograd costs more than the
+arithmetic on small networks), and an epoch whose batch losses nobody reads
+combines them once at the end. Both are pure speed-ups with identical results.
+They apply only while ``fast_paths`` is True (the one switch) and step aside
+for anything that must see every step: an overridden ``get_loss`` or
+``train_step``, batch-level callbacks, autocast, ``torch.compile``, and any
+module hook, global ones included.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import time
-import warnings
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from sklnn._warnings import warn_user
 from sklnn.engine.batches import Batches
+from sklnn.engine.compile import compile_module, gradients_match
 from sklnn.engine.dense_gradients import DenseGradients
+from sklnn.engine.hooks import HOOKS, has_module_hooks, hook_lists
 from sklnn.engine.objectives import Objective
+from sklnn.engine.penalty import L2Penalty, penalised_parameters
 from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
+from sklnn.engine.state import ProgressState, TrainingStopped, snapshot
+from sklnn.engine.stopping import plateau_reached, update_no_improvement
+from sklnn.modules.norm import sample_weights
 
-
-class TrainingStopped:
-    """Why ``Trainer.fit`` returned."""
-
-    MAX_ITER = "max_iter"
-    CONVERGED = "converged"
-    CALLBACK = "callback"
-    DIVERGED = "diverged"
-    INTERRUPTED = "interrupted"
-
-
-@dataclass
-class ProgressState:
-    """What training has done so far; carried across ``warm_start`` and ``partial_fit``."""
-
-    n_iter: int = 0
-    t: int = 0
-    loss: float | None = None
-    loss_curve: list = field(default_factory=list)
-    validation_scores: list | None = None
-    best_loss: float | None = None
-    best_validation_score: float | None = None
-    no_improvement_count: int = 0
-    history: list = field(default_factory=list)
-    stop_message: str = ""
-
-    @classmethod
-    def start(cls, early_stopping: bool) -> ProgressState:
-        if early_stopping:
-            return cls(validation_scores=[], best_validation_score=-math.inf)
-        return cls(best_loss=math.inf)
-
-    def switch_stopping_rule(self, early_stopping: bool) -> None:
-        """Make a continued fit's counters fit its stopping rule (it may differ from the last)."""
-        if early_stopping and self.validation_scores is None:
-            self.validation_scores, self.best_validation_score = [], -math.inf
-            self.no_improvement_count = 0
-        elif not early_stopping and self.best_loss is None:
-            self.best_loss = min(self.loss_curve, default=math.inf)
-            self.no_improvement_count = 0
-
-
-def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def penalised_parameters(module: nn.Module) -> list[torch.Tensor]:
-    """Weights that get the L2 penalty: matrices and kernels, not biases or norms."""
-    params = []
-    for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            params.append(m.weight)
-        elif isinstance(m, nn.RNNBase):
-            params.extend(p for name, p in m.named_parameters() if name.startswith("weight"))
-    return params
-
+__all__ = ["HOOKS", "ProgressState", "Trainer", "TrainingStopped", "snapshot"]
 
 class Trainer:
     """Train ``module`` on mini-batches with an objective and an optimiser.
@@ -93,15 +55,28 @@ class Trainer:
         Loss, validation score and output decoding.
     optimizer : torch.optim.Optimizer or None
         Stepped once per batch.
+    device : torch.device
     alpha : float
         L2 penalty 0.5 * alpha * ||W||^2 divided by the batch size (or the
         batch's weight sum), as in scikit-learn. Added to the gradient directly.
+    max_epochs, tol, n_iter_no_change, early_stopping
+        The stopping rule, with scikit-learn's meanings.
     schedule : LearningRateSchedule
         Learning-rate rule applied at epoch ends and on plateaus.
     shuffle_generator : torch.Generator or None
         Draws each epoch's permutation; None keeps the data order.
-    callbacks : list of Callback
-        Hooks called at train begin/end, epoch begin/end and batch end.
+    callbacks : list
+        Objects with any of the hooks in ``HOOKS``, called in order.
+    verbose : bool
+        Print each epoch's loss (and validation score).
+    autocast_dtype : torch.dtype or None
+        Mixed precision for the forward pass.
+    compile : bool
+        Train a ``torch.compile``-d forward (checked against eager mode first).
+    fast_paths : bool, default=True
+        The switch for the speed-ups described in this module's docstring.
+    estimator : object or None
+        The estimator being fitted, for callbacks (``trainer.estimator``).
     """
 
     def __init__(
@@ -114,7 +89,7 @@ class Trainer:
         alpha: float = 0.0,
         max_epochs: int = 200,
         tol: float = 1e-4,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: float = 10,
         early_stopping: bool = False,
         schedule: LearningRateSchedule | None = None,
         shuffle_generator: torch.Generator | None = None,
@@ -122,6 +97,8 @@ class Trainer:
         verbose: bool = False,
         autocast_dtype: torch.dtype | None = None,
         compile: bool = False,
+        fast_paths: bool = True,
+        estimator=None,
     ) -> None:
         self.module = module
         self.objective = objective
@@ -138,21 +115,38 @@ class Trainer:
         self.verbose = verbose
         self.autocast_dtype = autocast_dtype
         self.compile = compile
+        self.fast_paths = fast_paths
+        self.estimator = estimator
         self.forward = module
         self.stop_training = False
         self.state: ProgressState | None = None
         self.best_weights: dict[str, torch.Tensor] | None = None
-        self._penalised = penalised_parameters(module)
+        self.epochs_in_fit = 0
+        self.penalty = L2Penalty(penalised_parameters(module), alpha)
         self._optimizer_step: OptimizerStep | None = None
-        # Gradients written out by hand for plain MLPs (autograd costs more than the
-        # arithmetic on small networks); not with autocast, compile or a get_loss override.
         self._dense = None
-        if (autocast_dtype is None and not compile
-                and type(self).get_loss is Trainer.get_loss):
-            self._dense = DenseGradients.build(module, objective)
         self._scaler = (
             torch.amp.GradScaler(device.type) if autocast_dtype == torch.float16 else None
         )
+
+    # ------------------------------------------------------------ fast paths
+    def _dense_gradients_apply(self) -> bool:
+        return (self.fast_paths and self.autocast_dtype is None and not self.compile
+                and type(self).get_loss is Trainer.get_loss
+                and not has_module_hooks(self.module))
+
+    def _prepare_epoch(self) -> None:
+        """Re-read what may change between epochs: callbacks add hooks or schedulers."""
+        self._hooks = hook_lists(self.callbacks)
+        if self._optimizer_step is None:
+            self._optimizer_step = OptimizerStep(self.optimizer)
+        else:
+            self._optimizer_step.refresh()  # a failed kernel stays off for the whole fit
+        if self._dense_gradients_apply():
+            if self._dense is None:
+                self._dense = DenseGradients.build(self.module, self.objective) or False
+        else:
+            self._dense = None
 
     # ------------------------------------------------------------------ steps
     def autocast(self):
@@ -166,38 +160,21 @@ class Trainer:
             raw = raw.float()
         return self.objective.weighted_loss(raw, y, weight)
 
-    def _add_l2_gradient_norms(self, normaliser) -> list[torch.Tensor] | None:
-        """Add d/dW of 0.5 * alpha * ||W||^2 / n to the gradients; return the weights' norms
-        (the penalty itself is summed by ``_penalty``), or None without penalty."""
-        if self.alpha == 0.0 or not self._penalised:
-            return None
-        weights = [p for p in self._penalised if p.grad is not None]
-        grads = [p.grad for p in weights]
-        if isinstance(normaliser, torch.Tensor):
-            torch._foreach_add_(grads, torch._foreach_mul(weights, self.alpha / normaliser))
-        else:
-            torch._foreach_add_(grads, weights, alpha=self.alpha / normaliser)
-        return torch._foreach_norm(weights)
-
-    def _penalty(self, norms, normaliser) -> torch.Tensor:
-        return (0.5 * self.alpha) * torch.stack(norms).square().sum() / normaliser
-
-    def _step_parts(self, X, y, weight):
-        """Forward, backward, L2 gradient and optimiser step on one batch.
+    def _step_parts(self, X, y, weight, index=None):
+        """Forward, backward, L2 gradient, gradient hooks and optimiser step on one batch.
 
         Returns the detached data loss, its normaliser and the weights' norms
         (None without penalty); the penalty itself is left to the caller.
         """
         step = self._optimizer_step
-        if step is None:
-            step = self._optimizer_step = OptimizerStep(self.optimizer)
-        if weight is None and self._dense is not None:
+        if weight is None and self._dense:
             loss = self._dense(X, y)  # overwrites every .grad, no zeroing needed
-            norms = self._add_l2_gradient_norms(X.shape[0])
+            norms = self.penalty.add_gradient(X.shape[0])
+            self._grad_computed(index)
             step()
             return loss, X.shape[0], norms
         step.zero_grad()
-        with self.autocast():
+        with self.autocast(), sample_weights(weight):
             raw = self.forward(X)
         loss, normaliser = self.get_loss(raw, y, weight)
         if self._scaler is not None:
@@ -205,7 +182,8 @@ class Trainer:
             self._scaler.unscale_(self.optimizer)
         else:
             loss.backward()
-        norms = self._add_l2_gradient_norms(normaliser)
+        norms = self.penalty.add_gradient(normaliser)
+        self._grad_computed(index)
         if self._scaler is not None:
             self._scaler.step(self.optimizer)
             self._scaler.update()
@@ -213,10 +191,15 @@ class Trainer:
             step()
         return loss.detach(), normaliser, norms
 
+    def _grad_computed(self, index) -> None:
+        for hook in self._hooks["on_grad_computed"]:
+            hook(self, index)
+
     def train_step(self, X, y, weight) -> torch.Tensor:
-        """Forward, backward and optimiser step on one batch; returns the detached loss."""
-        loss, normaliser, norms = self._step_parts(X, y, weight)
-        return loss if norms is None else loss + self._penalty(norms, normaliser)
+        """Forward, backward and optimiser step on one batch; returns the detached loss
+        (data loss plus L2 penalty)."""
+        loss, normaliser, norms = self._step_parts(X, y, weight, self._batch_index)
+        return loss if norms is None else loss + self.penalty.value(norms, normaliser)
 
     @torch.inference_mode()
     def validation_step(self, batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,45 +221,37 @@ class Trainer:
 
     def run_epoch(self, batches: Batches) -> torch.Tensor:
         """One pass over the training batches; returns the mean loss as a device tensor."""
-        self._optimizer_step = OptimizerStep(self.optimizer)
-        batch_hooks = [cb for cb in self.callbacks if cb.wants_batches()]
-        if batch_hooks or type(self).train_step is not Trainer.train_step:
+        self._prepare_epoch()
+        hooks = self._hooks
+        per_batch = hooks["on_batch_begin"] or hooks["on_batch_end"]
+        if per_batch or not self.fast_paths or type(self).train_step is not Trainer.train_step:
             total = torch.zeros((), device=self.device, dtype=torch.float64)
             for index, (X, y, w) in enumerate(batches.epoch(self.shuffle_generator)):
+                for hook in hooks["on_batch_begin"]:
+                    hook(self, index)
+                self._batch_index = index
                 loss = self.train_step(X, y, w)
                 total.add_(loss, alpha=X.shape[0])
-                for cb in batch_hooks:
-                    cb.on_batch_end(self, index, loss)
+                for hook in hooks["on_batch_end"]:
+                    hook(self, index, loss)
             return total / batches.n_samples
-        # Nobody looks at a batch's loss: keep the parts and combine them once per epoch,
-        # which saves about eight small ops per step.
+        # Nobody looks at a batch's loss: keep the parts and combine them once per epoch.
         losses, normalisers, norms, rows = [], [], [], []
-        for X, y, w in batches.epoch(self.shuffle_generator):
-            loss, normaliser, batch_norms = self._step_parts(X, y, w)
+        for index, (X, y, w) in enumerate(batches.epoch(self.shuffle_generator)):
+            loss, normaliser, batch_norms = self._step_parts(X, y, w, index)
             losses.append(loss)
             normalisers.append(normaliser)
             norms.append(batch_norms)
             rows.append(X.shape[0])
-        return self._epoch_mean_loss(losses, normalisers, norms, rows, batches.n_samples)
+        return self.penalty.epoch_mean_loss(losses, normalisers, norms, rows, batches.n_samples)
 
-    def _epoch_mean_loss(self, losses, normalisers, norms, rows, n_samples) -> torch.Tensor:
-        """Sample-weighted mean of (batch loss + batch penalty), computed as ``train_step`` does."""
-        loss = torch.stack(losses)
-        if norms[0] is not None:
-            if len({len(n) for n in norms}) == 1:
-                squares = torch.stack([t for n in norms for t in n]).reshape(len(norms), -1)
-                squares = squares.square().sum(dim=1)
-            else:
-                squares = torch.stack([torch.stack(n).square().sum() for n in norms])
-            if isinstance(normalisers[0], torch.Tensor):
-                divisor = torch.stack(normalisers).to(squares.dtype)
-            else:
-                divisor = torch.tensor(normalisers, dtype=squares.dtype, device=squares.device)
-            loss = loss + (0.5 * self.alpha) * squares / divisor
-        weights = torch.tensor(rows, dtype=torch.float64, device=loss.device)
-        return (loss.double() * weights).sum() / n_samples
+    _batch_index: int | None = None
 
-    # --------------------------------------------------------------- the loop
+    # ---------------------------------------------------------------- compile
+    def compile_module(self, module: nn.Module):
+        """The compiled module to train with, or None for eager mode."""
+        return compile_module(module)
+
     def _maybe_compile(self, batches: Batches) -> None:
         if not self.compile:
             return
@@ -284,61 +259,60 @@ class Trainer:
         compiled = self.compile_module(self.module)
         if compiled is None:
             return
-        if gradients_match(self, self.module, compiled, X, y, w):
+        if gradients_match(self.get_loss, self.module, compiled, X, y, w):
             self.forward = compiled
         else:
-            warnings.warn(
+            warn_user(
                 "torch.compile produced gradients that differ from eager mode on the first "
                 "batch; training continues without compilation.",
-                RuntimeWarning,
-                stacklevel=4,
-            )
+                RuntimeWarning)
 
-    def compile_module(self, module: nn.Module):
-        try:
-            return torch.compile(module)
-        except Exception as exc:  # noqa: BLE001 - any compiler failure means eager mode
-            warnings.warn(
-                f"torch.compile is unavailable ({exc}); training in eager mode.",
-                RuntimeWarning,
-                stacklevel=5,
-            )
-            return None
-
+    # -------------------------------------------------------- stopping rules
     def _update_no_improvement(self, state: ProgressState, valid_score) -> None:
-        """scikit-learn's rule: count epochs that improve by less than ``tol``."""
-        if self.early_stopping:
-            state.validation_scores.append(valid_score)
-            if valid_score < state.best_validation_score + self.tol:
-                state.no_improvement_count += 1
-            else:
-                state.no_improvement_count = 0
-            if valid_score > state.best_validation_score:
-                state.best_validation_score = valid_score
-                self.best_weights = snapshot(self.module)
-        else:
-            if state.loss_curve[-1] > state.best_loss - self.tol:
-                state.no_improvement_count += 1
-            else:
-                state.no_improvement_count = 0
-            if state.loss_curve[-1] < state.best_loss:
-                state.best_loss = state.loss_curve[-1]
+        best = update_no_improvement(state, valid_score, self.early_stopping, self.tol,
+                                     self.module)
+        if best is not None:
+            self.best_weights = best
 
-    def _plateau_message(self) -> str:
-        what = "Validation score" if self.early_stopping else "Training loss"
-        return (
-            f"{what} did not improve more than tol={self.tol:f} for "
-            f"{self.n_iter_no_change} consecutive epochs."
+    def _converged(self, state: ProgressState) -> bool:
+        """Apply the plateau rule after an epoch; True when training should stop."""
+        return plateau_reached(state, self.schedule, self.optimizer, self.early_stopping,
+                               self.tol, self.n_iter_no_change, self.verbose)
+
+    # --------------------------------------------------------------- the loop
+    def _evaluate(self, train_loss, valid):
+        """The epoch's training loss, validation loss and score as floats (one sync)."""
+        if valid is None:
+            return train_loss.item(), None, None
+        valid_loss, valid_score = self.validation_step(valid)
+        values = torch.stack([train_loss, valid_loss.double(), valid_score.double()])
+        return tuple(values.tolist())
+
+    def _record(self, state, train_value, valid_loss, valid_score, lr, started) -> dict:
+        record = {
+            "epoch": state.n_iter,
+            "train_loss": train_value,
+            "valid_loss": valid_loss,
+            "valid_score": valid_score,
+            "lr": lr,
+            "duration": time.perf_counter() - started,
+        }
+        state.history.append(record)
+        if self.verbose:
+            extra = "" if valid_score is None else f", validation score = {valid_score:.6f}"
+            print(f"Iteration {state.n_iter}, loss = {train_value:.8f}{extra}")
+        return record
+
+    def _diverged(self, state, train_value) -> None:
+        state.stop_message = (
+            f"The training loss became non-finite ({train_value}) at epoch "
+            f"{state.n_iter + 1}; the weights of the last finite epoch were kept. "
+            "Lower learning_rate_init, scale the inputs (e.g. StandardScaler) or "
+            "raise alpha."
         )
 
-    def fit(
-        self,
-        train: Batches,
-        valid: Batches | None,
-        state: ProgressState,
-        *,
-        incremental: bool = False,
-    ) -> str:
+    def fit(self, train: Batches, valid: Batches | None, state: ProgressState, *,
+            incremental: bool = False) -> str:
         """Train until a stopping rule fires; return a ``TrainingStopped`` reason.
 
         On return the module holds the weights to keep: the best validation
@@ -351,32 +325,22 @@ class Trainer:
         if self.early_stopping and self.best_weights is None:
             self.best_weights = snapshot(self.module)
         reason = TrainingStopped.MAX_ITER
-        for cb in self.callbacks:
-            cb.on_train_begin(self)  # may load a checkpoint into this trainer
+        self._hooks = hook_lists(self.callbacks)
+        for hook in self._hooks["on_train_begin"]:
+            hook(self)  # may load a checkpoint into this trainer
         last_good = snapshot(self.module)
         epochs_wanted = 1 if incremental else self.max_epochs
         try:
             self._maybe_compile(train)
             while self.epochs_in_fit < epochs_wanted:
-                for cb in self.callbacks:
-                    cb.on_epoch_begin(self, state.n_iter + 1)
+                for hook in self._hooks["on_epoch_begin"]:
+                    hook(self, state.n_iter + 1)
                 started = time.perf_counter()
                 lr = current_learning_rate(self.optimizer)
-                train_loss = self.run_epoch(train)
-                if valid is not None:
-                    valid_loss, valid_score = self.validation_step(valid)
-                    values = torch.stack([train_loss, valid_loss.double(), valid_score.double()])
-                    train_value, valid_loss_value, valid_score_value = values.tolist()
-                else:
-                    train_value, valid_loss_value, valid_score_value = train_loss.item(), None, None
+                train_value, valid_loss, valid_score = self._evaluate(self.run_epoch(train), valid)
                 if not math.isfinite(train_value):
                     self.module.load_state_dict(last_good)
-                    state.stop_message = (
-                        f"The training loss became non-finite ({train_value}) at epoch "
-                        f"{state.n_iter + 1}; the weights of the last finite epoch were kept. "
-                        "Lower learning_rate_init, scale the inputs (e.g. StandardScaler) or "
-                        "raise alpha."
-                    )
+                    self._diverged(state, train_value)
                     reason = TrainingStopped.DIVERGED
                     break
                 self.epochs_in_fit += 1
@@ -385,30 +349,12 @@ class Trainer:
                 state.t += train.n_samples
                 state.loss = train_value
                 state.loss_curve.append(train_value)
-                self._update_no_improvement(state, valid_score_value)
+                self._update_no_improvement(state, valid_score)
                 self.schedule.epoch_end(self.optimizer, state.t)
-                converged = False
-                if state.no_improvement_count > self.n_iter_no_change:
-                    converged = self.schedule.on_plateau(self.optimizer)
-                    if converged:
-                        state.stop_message = self._plateau_message()
-                        if self.verbose:
-                            print(state.stop_message + " Stopping.")
-                    else:
-                        state.no_improvement_count = 0
-                record = {
-                    "epoch": state.n_iter,
-                    "train_loss": train_value,
-                    "valid_loss": valid_loss_value,
-                    "valid_score": valid_score_value,
-                    "lr": lr,
-                    "duration": time.perf_counter() - started,
-                }
-                state.history.append(record)
-                if self.verbose:
-                    print(f"Iteration {state.n_iter}, loss = {train_value:.8f}")
-                for cb in self.callbacks:
-                    if cb.on_epoch_end(self, record):
+                converged = self._converged(state)
+                record = self._record(state, train_value, valid_loss, valid_score, lr, started)
+                for hook in self._hooks["on_epoch_end"]:
+                    if hook(self, record):
                         self.stop_training = True
                 if self.stop_training:
                     reason = TrainingStopped.CALLBACK
@@ -426,8 +372,8 @@ class Trainer:
             self.module.load_state_dict(self.best_weights)
         if not all(torch.isfinite(p).all() for p in self.module.parameters()):
             self.module.load_state_dict(last_good)
-        for cb in self.callbacks:
-            cb.on_train_end(self)
+        for hook in self._hooks["on_train_end"]:
+            hook(self)
         return reason
 
     # ------------------------------------------------------------ checkpoints
@@ -461,35 +407,3 @@ class Trainer:
             torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), self.device)
         if saved["best_weights"] is not None:
             self.best_weights = saved["best_weights"]
-
-
-def gradients_match(trainer: Trainer, eager: nn.Module, compiled, X, y, w, rtol=1e-3) -> bool:
-    """Compare compiled and eager gradients of the loss on one batch."""
-    rng_state = torch.get_rng_state()
-
-    def grads(forward):
-        torch.set_rng_state(rng_state)
-        eager.zero_grad(set_to_none=True)
-        loss, _ = trainer.get_loss(forward(X), y, w)
-        loss.backward()
-        return [
-            torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
-            for p in eager.parameters()
-        ]
-
-    saved = copy.deepcopy(eager.state_dict())  # batch norm statistics move in train mode
-    try:
-        reference = grads(eager)
-        candidate = grads(compiled)
-    except Exception as exc:  # noqa: BLE001 - a compiler failure means eager mode
-        warnings.warn(f"torch.compile failed ({exc}); training in eager mode.", RuntimeWarning,
-                      stacklevel=5)
-        return False
-    finally:
-        eager.load_state_dict(saved)
-        eager.zero_grad(set_to_none=True)
-    for a, b in zip(reference, candidate):
-        scale = a.abs().max().clamp_min(1e-12)
-        if not torch.allclose(a, b, rtol=rtol, atol=rtol * scale.item()):
-            return False
-    return True

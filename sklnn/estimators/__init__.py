@@ -1,10 +1,11 @@
 """scikit-learn estimators built on the sklnn engine."""
 
-from sklnn.estimators.cnn import CNNImageClassifier
-from sklnn.estimators.images import ImageClassifierBase
-from sklnn.estimators.mlp import MLPClassifierGPU, MLPRegressorGPU
-from sklnn.estimators.resnet import ResNetClassifier
-from sklnn.estimators.rnn import RNNClassifier, RNNForecaster
+from sklnn.estimators._cnn import CNNImageClassifier
+from sklnn.estimators._forecaster import RNNForecaster
+from sklnn.estimators._images import ImageClassifierBase
+from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.estimators._resnet import ResNetClassifier
+from sklnn.estimators._rnn_classifier import RNNClassifier
 
 __all__ = [
     "CNNImageClassifier",

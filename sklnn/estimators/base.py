@@ -12,49 +12,32 @@ raises and leaves the estimator as it was before the call.
 from __future__ import annotations
 
 import copy
-import warnings
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from sklnn.engine.batches import Batches
+from sklnn._warnings import attributed_to_user, warn_user
+from sklnn.callbacks import check_callbacks
 from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
 from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
+from sklnn.engine.seeding import seeded_torch_rng
 from sklnn.engine.solvers import (
-    SOLVERS,
     STOCHASTIC_SOLVERS,
-    LearningRateSchedule,
     make_optimizer,
 )
+from sklnn.engine.state import ProgressState, TrainingStopped
 from sklnn.engine.threads import thread_budget, threads_for
-from sklnn.engine.trainer import ProgressState, Trainer, TrainingStopped
+from sklnn.engine.trainer import Trainer
+from sklnn.estimators._settings import EngineSettings
+from sklnn.estimators._split import TrainingData
 from sklnn.summary import Summary, summarize
-from sklnn.validation import (
-    check_choice,
-    check_features,
-    check_features_and_targets,
-    check_int,
-    check_real,
-    check_sample_weight,
-)
-
-
-@contextmanager
-def seeded_torch_rng(seed: int, device: torch.device):
-    """Seed torch's global RNG (dropout draws from it) without leaking the change."""
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(seed)
-        if device.type == "cuda":
-            torch.cuda.manual_seed(seed)
-        yield
+from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
 
 
 @contextmanager
@@ -68,12 +51,14 @@ def _explain_out_of_memory(batch_size: int):
         ) from exc
 
 
-class NeuralNetBase(BaseEstimator):
-    """Engine plumbing shared by all estimators; not for direct use."""
+class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
+    """Engine plumbing shared by all estimators; not for direct use.
+
+    Parameters are declared once per estimator (see :class:`EngineSettings`).
+    """
 
     #: set by subclasses: whether the estimator is a classifier (stratified splits)
     _stratify = False
-
     # ----------------------------------------------------------- subclasses
     def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -84,7 +69,12 @@ class NeuralNetBase(BaseEstimator):
     def _encode_targets(self, y) -> np.ndarray:
         raise NotImplementedError
 
-    def _init_module(self, module, generator) -> None:
+    def _draw_initial_weights(self, rng, n_features: int, n_outputs: int):
+        """Initial weights drawn from the estimator's numpy RandomState (None: use
+        ``_init_module``'s torch generator instead)."""
+        return None
+
+    def _init_module(self, module, generator, initial=None) -> None:
         """Initialise weights reproducibly; the default keeps PyTorch's own init."""
 
     def _flops_per_sample(self, module) -> float:
@@ -107,52 +97,25 @@ class NeuralNetBase(BaseEstimator):
         """Validated 2-D float rows and targets."""
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
 
-    def _builtin_callbacks(self) -> list:
-        """Callbacks an estimator's own parameters imply (e.g. a learning-rate schedule).
-
-        They run before the user's ``callbacks``.
-        """
-        return []
-
-    # ------------------------------------------------------------ parameters
-    def _check_common_params(self) -> None:
-        check_choice("solver", self.solver, SOLVERS)
-        check_real("alpha", self.alpha, low=0.0)
-        check_int("batch_size", self.batch_size, 1, allow=("auto",))
-        check_real("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
-        check_int("max_iter", self.max_iter, 1)
-        check_real("tol", self.tol, low=0.0)
-        check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        check_real("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
-        check_real("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
-            raise ValueError("callbacks must be None or a list of Callback instances.")
-
-    def _solver_kwargs(self) -> dict:
-        """Optimiser settings; estimators without some parameters use sklearn's defaults."""
-        get = self.__dict__.get
-        return dict(
-            learning_rate_init=self.learning_rate_init,
-            momentum=get("momentum", 0.9),
-            nesterovs_momentum=get("nesterovs_momentum", True),
-            beta_1=get("beta_1", 0.9),
-            beta_2=get("beta_2", 0.999),
-            epsilon=get("epsilon", 1e-8),
-            weight_decay=self.alpha,
-        )
-
-    def _schedule(self) -> LearningRateSchedule:
-        kind = self.__dict__.get("learning_rate", "constant")
-        if self.solver != "sgd":
-            kind = "constant"
-        power_t = self.__dict__.get("power_t", 0.5)
-        return LearningRateSchedule(kind, self.learning_rate_init, power_t)
-
     # --------------------------------------------------------------- fitting
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
-        self._check_common_params()
+        self._warn_renamed()
         self._check_params()
+        check_callbacks(self.callbacks)
+        if self.solver == "lbfgs" and self._param("learning_rate") in ("cosine", "step"):
+            raise ValueError(
+                f"learning_rate={self._param('learning_rate')!r} is a schedule over epochs, "
+                "which solver='lbfgs' does not have; use a stochastic solver or "
+                "learning_rate='constant'."
+            )
+        if self.solver == "lbfgs" and (self.callbacks or validation_data is not None):
+            given = "callbacks" if self.callbacks else "validation_data"
+            raise ValueError(
+                f"solver='lbfgs' cannot use {given}: it runs SciPy's L-BFGS-B over the whole "
+                "data set, with no epochs for callbacks to follow and no validation scoring. "
+                "Use a stochastic solver ('adam', 'adamw' or 'sgd'), or drop " + given + "."
+            )
         if incremental and self.solver not in STOCHASTIC_SOLVERS:
             raise AttributeError(
                 f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
@@ -165,9 +128,7 @@ class NeuralNetBase(BaseEstimator):
         # Validation writes n_features_in_ and friends; undo that if the fit fails.
         before = {k: v for k, v in vars(self).items() if k.endswith("_") or k.startswith("_")}
         try:
-            with warnings.catch_warnings():
-                # torch emits this for read-only inputs; the data is copied, not written.
-                warnings.filterwarnings("ignore", message=".*not writable.*")
+            with attributed_to_user():
                 self._fit_transaction(X, y, sample_weight, incremental, first_pass,
                                       validation_data, classes)
         except BaseException:
@@ -191,13 +152,15 @@ class NeuralNetBase(BaseEstimator):
         dtype = compute_dtype(self.precision, X.dtype, device)
         mixed = autocast_dtype(self.precision, device)
         rng = check_random_state(self.random_state)
+        # drawn first from the estimator's RandomState, as scikit-learn draws its weights
+        initial = self._draw_initial_weights(rng, X.shape[1], n_outputs) if first_pass else None
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
         # Module construction and dropout draw from torch's global RNG: seed it, then restore it.
         with seeded_torch_rng(seed, device):
             if first_pass:
                 module = self._build_module(X.shape[1], n_outputs)
-                self._init_module(module, torch.Generator().manual_seed(seed))
+                self._init_module(module, torch.Generator().manual_seed(seed), initial)
                 module = place_module(module, device, dtype)
                 state = ProgressState.start(
                     self.early_stopping and self.solver in STOCHASTIC_SOLVERS
@@ -230,7 +193,7 @@ class NeuralNetBase(BaseEstimator):
                 "values and need to be preprocessed. " + state.stop_message
             )
         module.eval()
-        self._commit(module, state, optimizer, device, dtype, n_outputs)
+        self._commit(module, state, optimizer, device, dtype, n_outputs, epochs_before)
         self._warn_on_stop(reason, state, incremental)
 
     def _n_outputs_for(self, y_encoded) -> int:
@@ -241,7 +204,7 @@ class NeuralNetBase(BaseEstimator):
         optimizer = make_optimizer(self.solver, module.parameters(), **self._solver_kwargs())
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
-        trainer = Trainer(
+        trainer = self._make_trainer(
             module,
             objective,
             optimizer,
@@ -253,16 +216,25 @@ class NeuralNetBase(BaseEstimator):
             early_stopping=self.early_stopping and not incremental,
             schedule=self._schedule(),
             shuffle_generator=(
-                torch.Generator().manual_seed(seed + 1) if self.__dict__.get("shuffle", True)
-                else None
+                torch.Generator().manual_seed(seed + 1) if self.shuffle else None
             ),
-            callbacks=[*self._builtin_callbacks(), *(self.callbacks or ())],
+            callbacks=[*self._builtin_callbacks(), *check_callbacks(self.callbacks)],
             verbose=bool(self.verbose),
             autocast_dtype=mixed,
             compile=self.compile,
+            estimator=self,
         )
         reason = trainer.fit(train, valid, state, incremental=incremental)
         return reason, optimizer
+
+    def _make_trainer(self, module, objective, optimizer, **settings) -> Trainer:
+        """The trainer for one fit: ``trainer_class(module, objective, optimizer, ...)``.
+
+        Override ``trainer_class`` (or this method) in a subclass to change the
+        training loop, e.g. a ``Trainer`` subclass whose ``train_step`` clips
+        gradients.
+        """
+        return self.trainer_class(module, objective, optimizer, **settings)
 
     def _run_lbfgs(self, module, objective, train, state, device):
         return fit_lbfgs(
@@ -272,87 +244,30 @@ class NeuralNetBase(BaseEstimator):
             state,
             alpha=self.alpha,
             max_iter=self.max_iter,
-            max_fun=self.__dict__.get("max_fun", 15000),
+            max_fun=self.max_fun,
             tol=self.tol,
             verbose=bool(self.verbose),
         )
 
-    def _split(self, X, y, y_encoded, sample_weight, rng, validation_data, device, dtype):
-        """Training batches, and validation batches when a validation set is used."""
-        n = X.shape[0]
-        valid = None
-        if validation_data is not None:
-            X_val, y_val = validation_data
-            X_val = self._validate_X(X_val, reset=False)
-            y_val = self._check_validation_targets(y_val, X_val)
-            valid = (X_val, self._encode_targets(y_val), None)
-        elif self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
-            stratify = y if self._stratify and np.ndim(y) == 1 else None
-            arrays = [X, y_encoded] + ([] if sample_weight is None else [sample_weight])
-            parts = train_test_split(
-                *arrays, random_state=rng, test_size=self.validation_fraction, stratify=stratify
-            )
-            X, X_val, y_encoded, y_val_enc = parts[:4]
-            if sample_weight is not None:
-                sample_weight, w_val = parts[4:]
-            else:
-                w_val = None
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' or the size "
-                    "of your dataset."
-                )
-            valid = (X_val, y_val_enc, w_val)
-            n = X.shape[0]
-        batch_size = self._batch_size(n)
-        target_dtype = self._make_objective().target_dtype or dtype
-        min_batch = 2 if self._uses_batch_norm() else 1
-        if n < min_batch:
-            raise ValueError(
-                f"batch_norm=True needs at least 2 training samples, got {n}; add samples or set "
-                "batch_norm=False."
-            )
-        train = Batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
-                        other_dtypes=[target_dtype, dtype], batch_size=batch_size,
-                        min_batch=min_batch)
-        if valid is not None:
-            valid = Batches(valid[0], [valid[1], valid[2]], device=device, dtype=dtype,
-                            other_dtypes=[target_dtype, dtype],
-                            batch_size=max(batch_size, 4096))
-        return train, valid
-
-    def _uses_batch_norm(self) -> bool:
-        return bool(self.__dict__.get("batch_norm", False))
-
-    def _batch_size(self, n_samples: int) -> int:
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than sample size. It is going to be "
-                "clipped",
-                stacklevel=4,
-            )
-        return int(np.clip(self.batch_size, 1, n_samples))
-
     def _warn_on_stop(self, reason, state, incremental) -> None:
-        if reason == TrainingStopped.MAX_ITER and not incremental and self.solver != "lbfgs":
-            warnings.warn(
+        planned = self._param("learning_rate") in ("cosine", "step")  # a schedule ends there
+        if (reason == TrainingStopped.MAX_ITER and not incremental and self.solver != "lbfgs"
+                and not planned):
+            warn_user(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
+                ConvergenceWarning)
         elif reason in (TrainingStopped.DIVERGED, TrainingStopped.INTERRUPTED):
-            warnings.warn(state.stop_message, RuntimeWarning, stacklevel=5)
+            warn_user(state.stop_message, RuntimeWarning)
 
-    def _commit(self, module, state, optimizer, device, dtype, n_outputs) -> None:
+    def _commit(self, module, state, optimizer, device, dtype, n_outputs, epochs_before) -> None:
         self.module_ = module
         self.device_ = device
         self._compute_dtype = dtype
         self._progress = state
         self._optimizer_state = None if optimizer is None else optimizer.state_dict()
-        self.n_iter_ = state.n_iter
+        # as in scikit-learn, the epochs (iterations) of this call; history_ counts them all
+        self.n_iter_ = state.n_iter - epochs_before
         self.t_ = state.t
         self.loss_ = state.loss
         self.loss_curve_ = list(state.loss_curve)
@@ -373,7 +288,8 @@ class NeuralNetBase(BaseEstimator):
     def _forward(self, X) -> np.ndarray:
         """Validated input to decoded outputs (probabilities or values), as numpy."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        with attributed_to_user():
+            X = self._validate_X(X, reset=False)
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)

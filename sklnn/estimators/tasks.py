@@ -8,11 +8,15 @@ architecture lives in the concrete estimators.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.multiclass import (
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
 
 from sklnn.engine.objectives import BinaryLogLoss, RegressionLoss, SoftmaxLogLoss
 from sklnn.engine.solvers import STOCHASTIC_SOLVERS
@@ -42,16 +46,34 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
                     "classes must be passed on the first call to partial_fit: the full list of "
                     "labels the model will ever see, e.g. classes=np.unique(y_all)."
                 )
-            binarizer = LabelBinarizer().fit(np.asarray(classes))
-            unseen = np.setdiff1d(unique_labels(y), binarizer.classes_)
-            if len(unseen):
-                raise ValueError(f"`y` has classes not in `classes`: {unseen}.")
+            classes = unique_labels(np.asarray(classes))
+            if type_of_target(y).startswith("multilabel"):
+                # as scikit-learn: the indicator matrix's columns are the classes
+                binarizer = LabelBinarizer().fit(y)
+                if len(classes) != len(binarizer.classes_):
+                    raise ValueError(
+                        f"classes={classes.tolist()} names {len(classes)} labels but the "
+                        f"multilabel y has {len(binarizer.classes_)} columns."
+                    )
+            else:
+                binarizer = LabelBinarizer().fit(classes)
+                unseen = np.setdiff1d(unique_labels(y), binarizer.classes_)
+                if len(unseen):
+                    raise ValueError(f"`y` has classes not in `classes`: {unseen}.")
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
         elif not hasattr(self, "classes_") or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            if incremental and classes is not None and not np.array_equal(
+                unique_labels(np.asarray(classes)), self.classes_
+            ):
+                raise ValueError(
+                    f"`classes={list(classes)!r}` is not the same as on the first call to "
+                    f"partial_fit, which was {self.classes_.tolist()!r}; pass the same classes "
+                    "or none after the first call."
+                )
             seen = unique_labels(y)
             if self.warm_start and not incremental:
                 if set(seen) != set(self.classes_):
@@ -144,6 +166,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
             proba = proba.ravel()
         return self._label_binarizer.inverse_transform(proba)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, validation_data=None):
         """Train the network on (X, y).
 
@@ -155,7 +178,15 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         sample_weight : array-like of shape (n_samples,), default=None
         validation_data : tuple (X_val, y_val), default=None
             Validation set used instead of a split of X when scoring epochs
-            and for early stopping.
+            and for early stopping. It is used exactly as given: inside a
+            ``Pipeline`` (``pipe.fit(X, y, est__validation_data=...)``) the
+            estimator receives transformed X but untransformed ``X_val``, so
+            transform it first (``pipe[:-1].transform(X_val)`` after fitting the
+            steps) or monitor a held-out share instead with
+            ``early_stopping=True, n_iter_no_change=np.inf`` (scores every epoch
+            on ``validation_fraction`` of the transformed data and never stops
+            early; the best-scoring weights are kept). A validation set whose
+            feature scale differs grossly from X raises a warning.
 
         Returns
         -------
@@ -164,6 +195,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         return self._fit(X, y, sample_weight, validation_data=validation_data)
 
     @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), continuing from the current weights.
 
@@ -237,6 +269,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, validation_data=None):
         """Train the network on (X, y).
 
@@ -247,7 +280,15 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         sample_weight : array-like of shape (n_samples,), default=None
         validation_data : tuple (X_val, y_val), default=None
             Validation set used instead of a split of X when scoring epochs
-            and for early stopping.
+            and for early stopping. It is used exactly as given: inside a
+            ``Pipeline`` (``pipe.fit(X, y, est__validation_data=...)``) the
+            estimator receives transformed X but untransformed ``X_val``, so
+            transform it first (``pipe[:-1].transform(X_val)`` after fitting the
+            steps) or monitor a held-out share instead with
+            ``early_stopping=True, n_iter_no_change=np.inf`` (scores every epoch
+            on ``validation_fraction`` of the transformed data and never stops
+            early; the best-scoring weights are kept). A validation set whose
+            feature scale differs grossly from X raises a warning.
 
         Returns
         -------
@@ -256,6 +297,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         return self._fit(X, y, sample_weight, validation_data=validation_data)
 
     @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights.
 

@@ -1,6 +1,6 @@
 """A configurable 2-D convolutional network: conv blocks, then the dense head.
 
-The default is the lecture's MNIST network: conv 32 3x3 -> conv 64 3x3 ->
+The default is a classic small MNIST network: conv 32 3x3 -> conv 64 3x3 ->
 2x2 max pooling -> dense 64 ReLU -> one output per class.
 """
 
@@ -14,6 +14,7 @@ from torch import nn
 
 from sklnn.modules.activations import make_activation
 from sklnn.modules.mlp import DenseBlock
+from sklnn.modules.norm import WeightedBatchNorm2d
 
 PADDINGS = ("same", "valid")
 POOLINGS = ("max", "avg", "none")
@@ -72,7 +73,7 @@ class ConvBlock(nn.Sequential):
                       bias=not batch_norm)
         ]
         if batch_norm:
-            layers.append(nn.BatchNorm2d(out_channels))
+            layers.append(WeightedBatchNorm2d(out_channels))
         layers.append(make_activation(activation))
         if pooling is not None:
             layers.append(pooling)

@@ -114,8 +114,11 @@ def forward_cost(
             hooks.append(layer.register_forward_hook(hook))
     was_training = module.training
     module.eval()
+    first = next(module.parameters(), None)
+    device, dtype = (first.device, first.dtype) if first is not None else ("cpu", torch.float32)
     try:
-        module(torch.zeros((1, *input_shape)))
+        with torch.no_grad():
+            module(torch.zeros((1, *input_shape), device=device, dtype=dtype))
     finally:
         module.train(was_training)
         for handle in hooks:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from sklnn.modules.activations import make_activation
+from sklnn.modules.norm import WeightedBatchNorm1d
 
 
 class DenseBlock(nn.Sequential):
@@ -24,7 +25,7 @@ class DenseBlock(nn.Sequential):
     ) -> None:
         layers: list[nn.Module] = [nn.Linear(n_in, n_out)]
         if batch_norm:
-            layers.append(nn.BatchNorm1d(n_out))
+            layers.append(WeightedBatchNorm1d(n_out))
         layers.append(make_activation(activation))
         if dropout > 0:
             layers.append(nn.Dropout(dropout))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sklnn.modules.norm import WeightedBatchNorm2d
+
 SHORTCUTS = ("A", "B")
 STAGE_FILTERS = (16, 32, 64)
 
@@ -48,7 +50,8 @@ class ZeroPadShortcut(nn.Module):
 
 
 class ProjectionShortcut(nn.Sequential):
-    """Option B: a strided 1x1 convolution and batch norm, the lecture's ``W_s x``."""
+    """Option B: a strided 1x1 convolution and batch norm, ``W_s x`` in He et al. (2015),
+    eq. 2."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int,
                  batch_norm: bool = True) -> None:
@@ -56,7 +59,7 @@ class ProjectionShortcut(nn.Sequential):
             nn.Conv2d(in_channels, out_channels, 1, stride, bias=not batch_norm)
         ]
         if batch_norm:
-            layers.append(nn.BatchNorm2d(out_channels))
+            layers.append(WeightedBatchNorm2d(out_channels))
         super().__init__(*layers)
 
 
@@ -78,10 +81,10 @@ class BasicBlock(nn.Module):
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be 'A' or 'B'; got {shortcut!r}.")
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=not batch_norm)
-        self.bn1 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.bn1 = WeightedBatchNorm2d(out_channels) if batch_norm else nn.Identity()
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=not batch_norm)
-        self.bn2 = nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity()
+        self.bn2 = WeightedBatchNorm2d(out_channels) if batch_norm else nn.Identity()
         self.relu2 = nn.ReLU()
         self.shortcut: nn.Module | None = None
         if residual:
@@ -129,7 +132,7 @@ class CifarResNet(nn.Module):
         channels = [max(1, round(f * width)) for f in STAGE_FILTERS]
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, channels[0], 3, 1, 1, bias=not batch_norm),
-            nn.BatchNorm2d(channels[0]) if batch_norm else nn.Identity(),
+            WeightedBatchNorm2d(channels[0]) if batch_norm else nn.Identity(),
             nn.ReLU(),
         )
         stages = []

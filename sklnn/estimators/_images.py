@@ -11,14 +11,15 @@ which reshapes the rows back to ``(C, H, W)`` on the device.
 from __future__ import annotations
 
 import math
+import weakref
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from sklnn.callbacks import LRScheduler
-from sklnn.engine.trainer import TrainingStopped
+from sklnn.estimators._params import BOOL, Param, deprecated
 from sklnn.estimators.tasks import NeuralClassifier
 from sklnn.modules.images import (
     ImageInput,
@@ -26,142 +27,38 @@ from sklnn.modules.images import (
     forward_cost,
     kaiming_normal_init_,
 )
-from sklnn.validation import (
-    check_choice,
-    check_features,
-    check_features_and_targets,
-    check_int,
-    to_host,
-)
+from sklnn.validation import check_features, check_features_and_targets, is_int, to_host
 
 DATA_FORMATS = ("auto", "channels_first", "channels_last")
-LR_SCHEDULES = ("constant", "cosine", "step")
 
-_IMAGE_PARAMS_TEMPLATE = """
-    input_shape : tuple of int or None, default=None
+IMAGE_PARAMS = (
+    Param("input_shape", None, ("array-like", None), "tuple of int or None", """
         Shape of one image when X is given as flat 2-D rows: ``(H, W)`` for one
         channel, or ``(C, H, W)`` / ``(H, W, C)`` as ``data_format`` says. Rows
         are read in that order (a flattened ``(H, W, C)`` image is
         channels-last). Without it, rows of a perfect-square length ``n = s*s``
         are read as one-channel ``s x s`` images (64 -> 8x8, 784 -> 28x28) and
         other rows as one-channel ``1 x n`` images. Image arrays (3-D or 4-D)
-        carry their own shape.
-    data_format : {{"auto", "channels_first", "channels_last"}}, default="auto"
+        carry their own shape."""),
+    Param("data_format", "auto", (StrOptions(set(DATA_FORMATS)),),
+          '{"auto", "channels_first", "channels_last"}', """
         Layout of 4-D arrays and of a 3-element ``input_shape``. "auto" reads
         ``(a, b, c)`` as channels-last when ``c <= 4 < a`` (e.g. ``(32, 32, 3)``)
         and as channels-first otherwise; after fitting, 4-D arrays in either
-        layout are accepted when they match the fitted image shape.
-    shift_range : int, default=0
+        layout are accepted when they match the fitted image shape."""),
+    Param("shift_range", 0, (Interval(Integral, 0, None, closed="left"),), "int", """
         Training-time augmentation: translate each image by up to this many
         pixels (zero-pad and random crop), on the device, anew every epoch.
-        Prediction never augments.
-    horizontal_flip : bool, default=False
+        Prediction never augments."""),
+    Param("horizontal_flip", False, BOOL, "bool", """
         Training-time augmentation: mirror images left-right with probability
-        0.5 (for natural images; not for digits).
-    lr_schedule : {{"constant", "cosine", "step"}}, default="{lr_schedule}"
-        Learning-rate schedule over the ``max_iter`` epochs of one ``fit``:
-        cosine annealing to zero, or the paper's step schedule (divide by 10
-        at 50% and 75% of the epochs). Implemented with
-        :class:`sklnn.callbacks.LRScheduler`; each ``partial_fit`` call is one
-        epoch at ``learning_rate_init``. With a schedule, reaching ``max_iter``
-        is the plan and raises no ConvergenceWarning."""
+        0.5 (for natural images; not for digits)."""),
+    deprecated("lr_schedule", "learning_rate",
+               (StrOptions({"constant", "cosine", "step"}),)),
+)
 
 
-def image_params_doc(*, lr_schedule: str) -> str:
-    """The image parameters' numpydoc entries with one estimator's defaults."""
-    return _IMAGE_PARAMS_TEMPLATE.format(lr_schedule=lr_schedule)
-
-_TRAINING_PARAMS_TEMPLATE = """
-    alpha : float, default={alpha}
-        L2 penalty ``0.5 * alpha * ||W||^2`` on conv and dense weights, divided
-        by the batch size as in scikit-learn (so per-step weight decay is
-        ``alpha / batch_size``); with ``solver="adamw"`` it is AdamW's
-        decoupled weight decay instead.{alpha_note}
-    batch_size : int or "auto", default={batch_size}
-        "auto" means min(200, n_samples).
-    learning_rate_init : float, default={learning_rate_init}
-    max_iter : int, default={max_iter}
-        Epochs (iterations for "lbfgs").
-    shuffle : bool, default=True
-        Shuffle the samples every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling, the validation split, dropout and
-        augmentation. Equal seeds give identical models on the CPU.
-    tol : float, default=1e-4
-    verbose : bool, default=False
-        Print the loss after each epoch.
-    warm_start : bool, default=False
-        Continue from the previous fit's weights.
-    momentum : float, default=0.9
-        For ``solver="sgd"``.
-    nesterovs_momentum : bool, default={nesterov}
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its accuracy
-        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore
-        the best weights.
-    validation_fraction : float, default=0.1
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Adam's moment decays and numerical constant.
-    n_iter_no_change : int, default=10
-    device : str, default="auto"
-        "auto" picks CUDA, else MPS, else the CPU; or "cpu", "cuda", "cuda:1", "mps".
-    callbacks : list of Callback or None, default=None
-        See :mod:`sklnn.callbacks`.
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss.
-    compile : bool, default=False
-        Train a ``torch.compile``-d network (checked against eager mode on the
-        first batch).
-    precision : {{"auto", "float32", "float64", "bfloat16", "float16"}}, default="auto"
-        "auto" computes in the input's float type on the CPU and in float32 on
-        accelerators. Integer numpy arrays are converted to float32, not rescaled
-        (divide by 255 yourself or put a scaler in a Pipeline)."""
-
-
-def training_params_doc(*, alpha, batch_size, learning_rate_init, max_iter, nesterov,
-                        alpha_note="") -> str:
-    """The training parameters' numpydoc entries with one estimator's defaults."""
-    return _TRAINING_PARAMS_TEMPLATE.format(
-        alpha=alpha, batch_size=batch_size, learning_rate_init=learning_rate_init,
-        max_iter=max_iter, nesterov=nesterov, alpha_note=alpha_note,
-    )
-
-
-IMAGE_ATTRIBUTES_DOC = """
-    classes_ : ndarray of shape (n_classes,)
-    input_shape_ : tuple of int
-        ``(C, H, W)`` of the images the network sees.
-    n_features_in_ : int
-        ``C * H * W``: every input is validated into flat rows of this length.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Defined when X is a DataFrame with string column names.
-    loss_ : float
-        Training loss (including the L2 term) of the last epoch.
-    best_loss_ : float or None
-    loss_curve_ : list of float
-        Training loss per epoch.
-    validation_scores_ : list of float or None
-        Validation accuracy per epoch with early stopping.
-    best_validation_score_ : float or None
-    n_iter_ : int
-        Epochs run.
-    t_ : int
-        Training samples seen.
-    n_layers_ : int
-        Weighted layers (convolutions wider than 1x1 and dense layers) plus
-        the input layer, as scikit-learn counts layers.
-    n_outputs_ : int
-    out_activation_ : str
-    history_ : list of dict
-        Per epoch: epoch, train_loss, valid_loss, valid_score, lr, duration.
-    module_ : torch.nn.Module
-        ``Sequential(ImageInput, [RandomShiftFlip], network)``: takes flat rows
-        or ``(n, C, H, W)`` tensors and returns logits.
-    device_ : torch.device"""
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+_COSTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _looks_channels_last(shape: tuple[int, ...]) -> bool:
@@ -181,13 +78,10 @@ class ImageClassifierBase(NeuralClassifier):
     def _check_architecture(self) -> None:
         raise NotImplementedError
 
-    # ------------------------------------------------------------ parameters
+    _renamed_params = {"lr_schedule": "learning_rate"}
+
     def _check_params(self):
-        check_choice("data_format", self.data_format, DATA_FORMATS)
-        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        check_int("shift_range", self.shift_range, 0)
-        if not isinstance(self.horizontal_flip, (bool, np.bool_)):
-            raise ValueError(f"horizontal_flip must be a bool; got {self.horizontal_flip!r}.")
+        super()._check_params()
         if self.input_shape is not None:
             self._declared_shape()
         self._check_architecture()
@@ -199,7 +93,7 @@ class ImageClassifierBase(NeuralClassifier):
             isinstance(shape, (str, bytes))
             or not hasattr(shape, "__len__")
             or len(shape) not in (2, 3)
-            or not all(_is_int(s) and s > 0 for s in shape)
+            or not all(is_int(s) and s > 0 for s in shape)
         ):
             raise ValueError(
                 "input_shape must be None, (height, width), (channels, height, width) or "
@@ -245,6 +139,12 @@ class ImageClassifierBase(NeuralClassifier):
             # float32 holds 8- and 16-bit pixels exactly; float64 would only slow the CPU down
             X = X.astype(np.float32)
         expected = self._expected_shape(reset)
+        if X.ndim > 4:
+            raise ValueError(
+                f"{type(self).__name__} accepts images as arrays of shape (n, H, W), "
+                "(n, C, H, W) or (n, H, W, C), or as flat rows (n, C*H*W); got an array of "
+                f"shape {X.shape} ({X.ndim} dimensions)."
+            )
         if X.ndim in (3, 4):
             images = np.asarray(X)
             if images.ndim == 3:
@@ -311,13 +211,17 @@ class ImageClassifierBase(NeuralClassifier):
         if self.shift_range or self.horizontal_flip:
             layers.append(RandomShiftFlip(self.shift_range, bool(self.horizontal_flip)))
         layers.append(self._build_network(shape, n_outputs))
-        module = nn.Sequential(*layers)
-        _, self._largest_layer_flops, self._peak_activation = forward_cost(
-            module, shape
-        )
-        return module
+        return nn.Sequential(*layers)
 
-    def _init_module(self, module, generator):
+    def _costs(self, module) -> tuple[float, float, int]:
+        """``forward_cost`` of ``module``, measured once per module object (a builder
+        without side effects; nothing of it is stored on the estimator)."""
+        costs = _COSTS.get(module)
+        if costs is None:
+            costs = _COSTS[module] = forward_cost(module, self.input_shape_)
+        return costs
+
+    def _init_module(self, module, generator, initial=None):
         kaiming_normal_init_(module, generator)
 
     def _n_layers(self) -> int:
@@ -334,23 +238,8 @@ class ImageClassifierBase(NeuralClassifier):
         # The engine picks the thread count from this. A second thread pays off
         # only when single operations are large; a deep network of small maps is
         # many small operations, so its largest layer, not its total, decides.
-        flops = self.__dict__.get("_largest_layer_flops")
+        flops = self._costs(module)[1]
         return flops if flops else super()._flops_per_sample(module)
 
     def _largest_activation(self) -> int:
-        return self.__dict__.get("_peak_activation", self.n_features_in_)
-
-    # -------------------------------------------------------------- training
-    def _builtin_callbacks(self):
-        if self.lr_schedule == "cosine":
-            return [LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)]
-        if self.lr_schedule == "step":
-            milestones = sorted({max(1, self.max_iter // 2), max(1, 3 * self.max_iter // 4)})
-            return [LRScheduler(torch.optim.lr_scheduler.MultiStepLR, milestones=milestones,
-                                gamma=0.1)]
-        return []
-
-    def _warn_on_stop(self, reason, state, incremental):
-        if reason == TrainingStopped.MAX_ITER and self.lr_schedule != "constant":
-            return
-        super()._warn_on_stop(reason, state, incremental)
+        return self._costs(self.module_)[2]

@@ -1,0 +1,51 @@
+"""``torch.compile`` for training, trusted only once it matches eager mode on a batch."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from sklnn._warnings import warn_user
+
+
+def compile_module(module: nn.Module):
+    """``torch.compile(module)``, or None (with a warning) when the compiler is unavailable."""
+    try:
+        return torch.compile(module)
+    except Exception as exc:  # noqa: BLE001 - any compiler failure means eager mode
+        warn_user(f"torch.compile is unavailable ({exc}); training in eager mode.",
+                      RuntimeWarning)
+        return None
+
+
+def gradients_match(get_loss, eager: nn.Module, compiled, X, y, w, rtol=1e-3) -> bool:
+    """Compare compiled and eager gradients of ``get_loss`` on one batch."""
+    rng_state = torch.get_rng_state()
+
+    def grads(forward):
+        torch.set_rng_state(rng_state)
+        eager.zero_grad(set_to_none=True)
+        loss, _ = get_loss(forward(X), y, w)
+        loss.backward()
+        return [
+            torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
+            for p in eager.parameters()
+        ]
+
+    saved = copy.deepcopy(eager.state_dict())  # batch norm statistics move in train mode
+    try:
+        reference = grads(eager)
+        candidate = grads(compiled)
+    except Exception as exc:  # noqa: BLE001 - a compiler failure means eager mode
+        warn_user(f"torch.compile failed ({exc}); training in eager mode.", RuntimeWarning)
+        return False
+    finally:
+        eager.load_state_dict(saved)
+        eager.zero_grad(set_to_none=True)
+    for a, b in zip(reference, candidate):
+        scale = a.abs().max().clamp_min(1e-12)
+        if not torch.allclose(a, b, rtol=rtol, atol=rtol * scale.item()):
+            return False
+    return True

@@ -1,0 +1,51 @@
+"""scikit-learn's stopping rule: ``n_iter_no_change`` epochs without a ``tol`` improvement."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from sklnn.engine.solvers import LearningRateSchedule
+from sklnn.engine.state import ProgressState, snapshot
+
+
+def update_no_improvement(state: ProgressState, valid_score, early_stopping: bool, tol: float,
+                          module: nn.Module):
+    """Count epochs that improve by less than ``tol`` (the validation score with early
+    stopping, else the training loss); returns the module's weights when the validation
+    score is the best so far, else None."""
+    best = None
+    if early_stopping:
+        state.validation_scores.append(valid_score)
+        if valid_score < state.best_validation_score + tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+        if valid_score > state.best_validation_score:
+            state.best_validation_score = valid_score
+            best = snapshot(module)
+    else:
+        if state.loss_curve[-1] > state.best_loss - tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+        if state.loss_curve[-1] < state.best_loss:
+            state.best_loss = state.loss_curve[-1]
+    return best
+
+
+def plateau_reached(state: ProgressState, schedule: LearningRateSchedule, optimizer,
+                    early_stopping: bool, tol: float, n_iter_no_change, verbose: bool) -> bool:
+    """True when training should stop; "adaptive" schedules lower the rate instead."""
+    if state.no_improvement_count <= n_iter_no_change:
+        return False
+    if not schedule.on_plateau(optimizer):
+        state.no_improvement_count = 0
+        return False
+    what = "Validation score" if early_stopping else "Training loss"
+    state.stop_message = (
+        f"{what} did not improve more than tol={tol:f} for {n_iter_no_change} consecutive "
+        "epochs."
+    )
+    if verbose:
+        print(state.stop_message + " Stopping.")
+    return True

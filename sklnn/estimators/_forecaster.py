@@ -1,0 +1,354 @@
+"""RNNForecaster: a recurrent network forecasting the values that follow a window."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from sklnn.engine.objectives import RegressionLoss
+from sklnn.estimators._params import BOOL, Param, engine_params
+from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
+from sklnn.estimators.tasks import NeuralRegressor, _stochastic
+from sklnn.validation import check_int, check_sample_weight, to_host
+
+FORECASTER_PARAMS = (
+    Param("training_target", "last", (StrOptions({"last", "sequence"}),),
+          '{"last", "sequence"}', """
+        "last" (sequence-to-vector) trains on the ``horizon`` values after the
+        window's last step only. "sequence" (sequence-to-sequence) trains the
+        network to forecast the next ``horizon`` values after *every* step,
+        which gives many more error signals per window. The validation score
+        for early stopping is the R^2 of the last step's forecasts. The per-step
+        targets are built from the window and ``y``: the series is the window's
+        ``target_feature`` column followed by ``y``, and the target after step
+        t is the ``horizon`` values that follow it. So ``y`` is given exactly
+        as for "last" (the continuation of the series), and ``predict`` returns
+        the forecast after the last step, also as for "last". Requires the
+        forecast quantity to be an input feature and ``bidirectional=False``."""),
+    Param("burn_in", 0, (Interval(Integral, 0, None, closed="left"),), "int", """
+        With ``training_target="sequence"``, the steps at the start of each
+        window whose forecasts are left out of the loss. Forecasts made after
+        seeing only a few values are poor whatever the weights, and their large
+        errors would otherwise dominate the gradient."""),
+    Param("target_feature", 0, (Interval(Integral, 0, None, closed="left"),), "int",
+          'Which input feature ``y`` continues, for ``training_target="sequence"``.'),
+    Param("scale", True, BOOL, "bool", "Standardise inputs and targets as described above."),
+    Param("loss", "squared_error", (StrOptions({"squared_error", "absolute_error", "huber"}),),
+          '{"squared_error", "absolute_error", "huber"}', """
+        Training loss on the standardised targets ("squared_error" is half the
+        squared error, as in scikit-learn's MLP)."""),
+    *RECURRENT_PARAMS,
+    *engine_params(),
+)
+
+
+class RNNForecaster(_RecurrentMixin, NeuralRegressor):
+    """Recurrent network forecasting the next value(s) of a time series from a window.
+
+    ``fit(X, y)`` takes windows ``X`` of shape ``(n, T)`` (univariate) or
+    ``(n, T, F)`` (F features per step) and targets ``y`` of shape ``(n,)``
+    (the next value) or ``(n, horizon)`` (the next ``horizon`` values), as
+    :func:`sklnn.make_windows` builds them. It is a regressor like any other:
+    ``score``, ``GridSearchCV`` and ``TimeSeriesSplit`` work as usual.
+
+    Inputs and targets are standardised inside the estimator (``scale=True``):
+    each input feature by its mean and standard deviation over all windows and
+    steps, the targets by their overall mean and standard deviation.
+    Predictions are mapped back to the original units. The loss and
+    ``loss_curve_`` are in the standardised units.
+
+    Parameters
+    ----------
+    <<parameters>>
+
+    Attributes
+    ----------
+    <<attributes: horizon_ sequence_shape_ COMMON>>
+
+    See Also
+    --------
+    sklnn.make_windows : windows and targets from a series.
+    RNNClassifier : sequence classification.
+
+    Examples
+    --------
+    >>> from sklnn import RNNForecaster, make_windows
+    >>> from sklnn.datasets import make_sine_series
+    >>> series = make_sine_series(n_series=1, n_steps=300, random_state=0)[0]
+    >>> X, y = make_windows(series, lookback=20, horizon=1)
+    >>> X.shape, y.shape
+    ((280, 20), (280,))
+    >>> model = RNNForecaster(cell="gru", hidden_size=16, num_layers=1, max_iter=30,
+    ...                       learning_rate_init=0.01, random_state=0).fit(X, y)
+    >>> bool(model.score(X, y) > 0.9)
+    True
+    >>> model.forecast(series, steps=5).shape  # recursive beyond the horizon of 1
+    (5,)
+    """
+
+    _declared_params = FORECASTER_PARAMS
+
+    def _check_params(self):
+        super()._check_params()
+        if self.training_target == "sequence" and self.bidirectional:
+            raise ValueError(
+                "training_target='sequence' needs bidirectional=False: a backward pass would "
+                "show every step the values it has to forecast."
+            )
+
+    # ------------------------------------------------------------ validation
+    def _validate_X(self, X, *, reset):
+        rows = self._validated_rows(X, reset)
+        return self._scale_inputs(rows)
+
+    def _validate_X_y(self, X, y, *, reset, y_numeric):
+        rows, y = self._validated_rows_and_targets(X, y, reset, y_numeric)
+        if reset:
+            self._per_step_targets = self.training_target == "sequence"
+            self.horizon_ = 1 if y.ndim == 1 else int(y.shape[1])
+            if self._per_step_targets and self.burn_in >= self.sequence_shape_[0]:
+                raise ValueError(
+                    f"burn_in={self.burn_in} leaves no step of the {self.sequence_shape_[0]}-step "
+                    "windows to train on."
+                )
+            self._first_trained_step = self.burn_in if self._per_step_targets else 0
+        if self._per_step_targets:
+            y = self._targets_after_every_step(rows, y)
+        if reset:
+            weight = check_sample_weight(vars(self).get("_fit_sample_weight"), rows)
+            self._fit_scalers(rows, y, weight)
+        return self._scale_inputs(rows), y
+
+    def _check_validation_targets(self, y_val, X_val):
+        y_val = super()._check_validation_targets(y_val, X_val)
+        if self._per_step_targets:
+            y_val = self._targets_after_every_step(self._unscale_inputs(X_val), y_val)
+        return y_val
+
+    def _targets_after_every_step(self, rows, y):
+        """The ``horizon`` values after each step from the burn-in on, step-major."""
+        steps, features = self.sequence_shape_
+        if self.target_feature >= features:
+            raise ValueError(
+                f"target_feature={self.target_feature} but the sequences have {features} "
+                "feature(s)."
+            )
+        y = np.asarray(y, dtype=np.float64).reshape(len(rows), -1)
+        if y.shape[1] != self.horizon_:
+            raise ValueError(f"y has {y.shape[1]} columns; the model forecasts {self.horizon_}.")
+        observed = rows.reshape(len(rows), steps, features)[:, :, self.target_feature]
+        series = np.concatenate([observed, y], axis=1)
+        after_each_step = np.lib.stride_tricks.sliding_window_view(
+            series[:, 1:], self.horizon_, axis=1
+        )
+        return after_each_step[:, self._first_trained_step:].reshape(len(rows), -1)
+
+    # --------------------------------------------------------------- scaling
+    def _fit_scalers(self, rows, y, sample_weight):
+        """Means and standard deviations, weighted so that a weight of k counts as k copies."""
+        steps, features = self.sequence_shape_
+        if not self.scale:
+            self._input_mean, self._input_scale = np.zeros(features), np.ones(features)
+            self._target_mean, self._target_scale = 0.0, 1.0
+            return
+        if sample_weight is None or not sample_weight.sum() > 0:
+            sample_weight = np.ones(len(rows))
+        values = np.asarray(rows, dtype=np.float64).reshape(len(rows), steps, features)
+        self._input_mean, self._input_scale = _weighted_moments(
+            values.reshape(-1, features), np.repeat(sample_weight, steps)
+        )
+        y = np.asarray(y, dtype=np.float64).reshape(len(rows), -1)
+        mean, scale = _weighted_moments(
+            y.reshape(-1, 1), np.repeat(sample_weight, y.shape[1])
+        )
+        self._target_mean, self._target_scale = float(mean[0]), float(scale[0])
+
+    def _scale_inputs(self, rows):
+        steps, features = self.sequence_shape_
+        mean = np.tile(self._input_mean, steps).astype(rows.dtype)
+        scale = np.tile(self._input_scale, steps).astype(rows.dtype)
+        return (rows - mean) / scale
+
+    def _unscale_inputs(self, rows):
+        steps, _ = self.sequence_shape_
+        return rows * np.tile(self._input_scale, steps) + np.tile(self._input_mean, steps)
+
+    def _encode_targets(self, y):
+        y = (np.asarray(y, dtype=np.float64) - self._target_mean) / self._target_scale
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def _make_objective(self):
+        if vars(self).get("_per_step_targets"):
+            return _LastForecastScore(self.loss, self.horizon_)
+        return super()._make_objective()
+
+    def _build_module(self, n_features, n_outputs):
+        if self._per_step_targets:
+            return self._network(self.horizon_, all_steps=True,
+                                 first_step=self._first_trained_step)
+        return self._network(n_outputs)
+
+    def fit(self, X, y, sample_weight=None, *, validation_data=None):
+        """Train the network on windows X and the values y that follow them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T) or (n_samples, T, F)
+        y : array-like of shape (n_samples,) or (n_samples, horizon)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights in the loss and in the scaling statistics.
+        validation_data : tuple (X_val, y_val), default=None
+            Validation windows used for early stopping instead of a split of X.
+
+        Returns
+        -------
+        self
+        """
+        # The scaling statistics are computed in the validation hook, which has no weights.
+        self._fit_sample_weight = sample_weight
+        try:
+            return super().fit(X, y, sample_weight, validation_data=validation_data)
+        finally:
+            del self._fit_sample_weight
+
+    @available_if(_stochastic)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights.
+
+        The scaling statistics come from the first call.
+
+        Returns
+        -------
+        self
+        """
+        self._fit_sample_weight = sample_weight
+        try:
+            return super().partial_fit(X, y, sample_weight)
+        finally:
+            del self._fit_sample_weight
+
+    # ------------------------------------------------------------ prediction
+    def predict(self, X):
+        """Forecast the ``horizon_`` values after each window, in the original units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T) or (n_samples, T, F)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) when ``horizon_`` is 1, else (n_samples, horizon_)
+        """
+        out = self._forward(X)
+        out = out[:, -self.horizon_:] * self._target_scale + self._target_mean
+        return out.ravel() if self.horizon_ == 1 else out
+
+    def forecast(self, history, steps=None):
+        """Forecast the ``steps`` values that follow ``history``.
+
+        The last ``T`` observations are the window. Beyond the trained horizon
+        the forecast is recursive: forecasts are appended to the window and fed
+        back in, which needs a univariate model.
+
+        Parameters
+        ----------
+        history : array-like or pandas Series / DataFrame
+            Univariate model: a 1-D series (a list, array or Series) of at
+            least T values, or a 2-D array with one series per row. Multivariate
+            model: a time-major ``(length, F)`` array or DataFrame.
+        steps : int, default=None
+            Values to forecast; ``horizon_`` when None.
+
+        Returns
+        -------
+        ndarray of shape (steps,) or (n_series, steps), or pandas Series
+            A Series when ``history`` is one: indexed by the timestamps that
+            follow it when its index is a DatetimeIndex, else by the positions
+            after it.
+        """
+        check_is_fitted(self)
+        steps = self.horizon_ if steps is None else steps
+        check_int("steps", steps, 1)
+        window_steps, features = self.sequence_shape_
+        values = np.asarray(to_host(history), dtype=np.float64)
+        if features > 1:
+            if values.ndim != 2 or values.shape[1] != features:
+                raise ValueError(
+                    f"history must be a time-major array of shape (length, {features}); "
+                    f"got shape {values.shape}."
+                )
+            if steps > self.horizon_:
+                raise ValueError(
+                    f"steps={steps} exceeds the trained horizon {self.horizon_}; recursive "
+                    "forecasts need a univariate model (the other features are not forecast)."
+                )
+            windows = values[None, :, :]
+        elif values.ndim in (1, 2):
+            windows = values.reshape(-1, values.shape[-1]) if values.ndim == 2 else values[None]
+        else:
+            raise ValueError(f"history must be 1-D or 2-D; got shape {values.shape}.")
+        length = windows.shape[1]
+        if length < window_steps:
+            raise ValueError(
+                f"history has {length} steps but the model reads windows of {window_steps}."
+            )
+        windows = windows[:, -window_steps:]
+        forecasts = []
+        produced = 0
+        while produced < steps:
+            predicted = self.predict(windows).reshape(len(windows), -1)
+            forecasts.append(predicted)
+            produced += predicted.shape[1]
+            if produced < steps:  # only univariate models get here
+                windows = np.concatenate([windows, predicted], axis=1)[:, -window_steps:]
+        result = np.concatenate(forecasts, axis=1)[:, :steps]
+        if values.ndim == 1 or features > 1:
+            result = result[0]
+        if isinstance(history, pd.Series):
+            return pd.Series(result, index=_following_index(history.index, steps),
+                             name=history.name)
+        return result
+
+
+class _LastForecastScore(RegressionLoss):
+    """Sequence-to-sequence objective: loss on every step's forecasts, score on the last's.
+
+    Early stopping then keeps the weights that forecast best after the whole
+    window, which is what ``predict`` returns.
+    """
+
+    def __init__(self, loss: str, horizon: int) -> None:
+        super().__init__(loss)
+        self.horizon = horizon
+
+    def score(self, raw, y, weight=None):
+        return super().score(raw[:, -self.horizon:], y[:, -self.horizon:], weight)
+
+
+def _weighted_moments(values: np.ndarray, weight: np.ndarray):
+    """Column means and standard deviations; constant columns get a scale of one."""
+    mean = np.average(values, axis=0, weights=weight)
+    std = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weight))
+    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+
+
+def _following_index(index: pd.Index, steps: int) -> pd.Index:
+    """The ``steps`` index labels after ``index``: timestamps or positions."""
+    if isinstance(index, pd.DatetimeIndex) and len(index) >= 2:
+        freq = index.freq
+        if freq is None and len(index) >= 3:
+            freq = pd.DatetimeIndex(index, freq="infer").freq
+        if freq is not None:
+            return pd.date_range(index[-1], periods=steps + 1, freq=freq)[1:]
+        return pd.DatetimeIndex(index[-1] + (index[-1] - index[-2]) * np.arange(1, steps + 1))
+    if pd.api.types.is_integer_dtype(index) and len(index) >= 1:
+        step = index[-1] - index[-2] if len(index) >= 2 else 1
+        return pd.Index(index[-1] + step * np.arange(1, steps + 1))
+    return pd.RangeIndex(len(index), len(index) + steps)
+
+

@@ -1,0 +1,215 @@
+"""Every estimator parameter declared once: default, constraint and documentation.
+
+A :class:`Param` carries what scikit-learn spreads over ``__init__``, the
+``_parameter_constraints`` dict and the numpydoc "Parameters" section. An
+estimator lists the parameters it takes (``_declared_params``); the base class
+turns that list into a plain ``__init__`` that only stores them, the merged
+``_parameter_constraints`` that ``_fit_context`` validates, and the
+"Parameters" section of the docstring. Shared parameters therefore have one
+default, one constraint and one description everywhere; an estimator that needs
+another default says so with :meth:`Param.replace` next to its declaration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from collections.abc import Callable, Sequence
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import (
+    Hidden,
+    Interval,
+    Options,
+    StrOptions,
+)
+
+from sklnn.engine.solvers import SCHEDULES, SOLVERS
+from sklnn.validation import check_layer_sizes
+
+#: Where an estimator's docstring receives its generated "Parameters" entries.
+PARAMETERS_MARKER = "<<parameters>>"
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One constructor parameter.
+
+    ``constraints`` are scikit-learn's (checked by ``_fit_context``), ``check``
+    an optional finer check run after them; ``kind`` is the numpydoc type line
+    before ``default=``; ``doc`` the description (may be empty); ``positional``
+    marks the few parameters that scikit-learn's own estimators accept
+    positionally.
+    """
+
+    name: str
+    default: object
+    constraints: tuple
+    kind: str
+    doc: str = ""
+    positional: bool = False
+    #: element-level check that scikit-learn's constraints cannot express; raises ValueError
+    check: Callable[[str, object], None] | None = None
+
+    def replace(self, **changes) -> Param:
+        return dataclasses.replace(self, **changes)
+
+    def docstring(self) -> str:
+        lines = [f"    {self.name} : {self.kind}, default={_default_text(self.default)}"]
+        if self.doc:
+            lines.append(textwrap.indent(textwrap.dedent(self.doc).strip("\n"), " " * 8))
+        return "\n".join(lines)
+
+
+def _default_text(value) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def check_sizes(min_layers: int = 0, max_layers: int | None = None):
+    """A ``Param.check``: an int > 0 or a sequence of ``min_layers`` to ``max_layers`` of them."""
+
+    def check(name, value):
+        sizes = check_layer_sizes(name, value)
+        if len(sizes) < min_layers or (max_layers is not None and len(sizes) > max_layers):
+            most = "" if max_layers is None else f" and at most {max_layers}"
+            raise ValueError(f"{name} must hold at least {min_layers}{most} values; got "
+                             f"{value!r}.")
+
+    return check
+
+
+SIZES = ("array-like", Interval(Integral, 1, None, closed="left"))
+
+
+def deprecated(name: str, new: str, constraints: tuple) -> Param:
+    """A renamed parameter kept for one release; fit warns and uses its value as ``new``."""
+    return Param(
+        name, "deprecated", (Hidden(StrOptions({"deprecated"})), *constraints), "any",
+        f"Deprecated since 0.2 and removed in 0.3: use ``{new}``. Setting it raises a "
+        f"FutureWarning and its value is used as ``{new}``.",
+    )
+
+
+BOOL = ("boolean",)
+FRACTION = (Interval(Real, 0.0, 1.0, closed="left"),)
+
+# ------------------------------------------------------------------ engine parameters
+# In scikit-learn's MLPClassifier order, so the MLPs' signatures read like scikit-learn's.
+ENGINE_PARAMS: tuple[Param, ...] = (
+    Param("solver", "adam", (StrOptions(set(SOLVERS)),), "{" + ", ".join(
+        f'"{s}"' for s in SOLVERS) + "}", """
+        "adam", "sgd" and "lbfgs" as in scikit-learn; "adamw" applies ``alpha``
+        as decoupled weight decay instead of an L2 term in the loss."""),
+    Param("alpha", 0.0001, (Interval(Real, 0.0, None, closed="left"),), "float", """
+        L2 penalty ``0.5 * alpha * ||W||^2`` on weight matrices and kernels (not
+        biases or norms), divided by the batch size (or the batch's weight sum)
+        as in scikit-learn; with ``solver="adamw"`` it is AdamW's decoupled
+        weight decay instead."""),
+    Param("batch_size", "auto", (StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")),
+          'int or "auto"', '"auto" means ``min(200, n_samples)``.'),
+    Param("learning_rate", "constant", (StrOptions(set(SCHEDULES)),),
+          "{" + ", ".join(f'"{s}"' for s in SCHEDULES) + "}", """
+        Learning-rate schedule. "constant", "invscaling" and "adaptive" are
+        scikit-learn's and apply to ``solver="sgd"`` only (the other solvers
+        keep ``learning_rate_init``). "cosine" (annealing to zero) and "step"
+        (divide by 10 at 50% and 75% of the epochs) span the ``max_iter``
+        epochs of one ``fit`` for every stochastic solver; each
+        ``partial_fit`` call is one epoch at ``learning_rate_init``. With
+        these two, reaching ``max_iter`` is the plan and raises no
+        ConvergenceWarning; "lbfgs" cannot follow them and raises."""),
+    Param("learning_rate_init", 0.001, (Interval(Real, 0.0, None, closed="neither"),), "float",
+          "Initial step size of the stochastic solvers."),
+    Param("power_t", 0.5, (Interval(Real, None, None, closed="neither"),), "float",
+          'Exponent of the "invscaling" schedule.'),
+    Param("max_iter", 200, (Interval(Integral, 1, None, closed="left"),), "int", """
+        Epochs for the stochastic solvers (each sample seen ``max_iter`` times),
+        iterations for "lbfgs"."""),
+    Param("shuffle", True, BOOL, "bool", "Shuffle the samples every epoch."),
+    Param("random_state", None, ("random_state",), "int, RandomState instance or None", """
+        Seeds initialisation, shuffling, the validation split, dropout and
+        augmentation. Equal seeds give identical models on the CPU."""),
+    Param("tol", 1e-4, (Interval(Real, 0.0, None, closed="left"),), "float", """
+        Minimum improvement of the training loss (or of the validation score
+        with early stopping) that resets the ``n_iter_no_change`` count."""),
+    Param("verbose", False, ("verbose",), "bool",
+          "Print the training loss (and validation score) after each epoch."),
+    Param("warm_start", False, BOOL, "bool", """
+        Continue from the previous fit's weights; each ``fit`` call then runs
+        up to ``max_iter`` more epochs."""),
+    Param("momentum", 0.9, (Interval(Real, 0.0, 1.0, closed="both"),), "float",
+          'Momentum of ``solver="sgd"``.'),
+    Param("nesterovs_momentum", True, BOOL, "bool",
+          'Nesterov momentum for ``solver="sgd"`` with ``momentum > 0``.'),
+    Param("early_stopping", False, BOOL, "bool", """
+        Hold out ``validation_fraction`` of the data (or use ``validation_data``
+        given to ``fit``), stop when its score has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the best weights."""),
+    Param("validation_fraction", 0.1, (Interval(Real, 0.0, 1.0, closed="neither"),), "float",
+          "Share of the training data held out for early stopping."),
+    Param("beta_1", 0.9, (Interval(Real, 0.0, 1.0, closed="left"),), "float",
+          "Adam's decay of the first-moment estimates."),
+    Param("beta_2", 0.999, (Interval(Real, 0.0, 1.0, closed="left"),), "float",
+          "Adam's decay of the second-moment estimates."),
+    Param("epsilon", 1e-8, (Interval(Real, 0.0, None, closed="neither"),), "float",
+          "Adam's numerical-stability constant."),
+    Param("n_iter_no_change", 10, (Interval(Integral, 1, None, closed="left"),
+                                   Options(Real, {np.inf})), "int or np.inf", """
+        Epochs without a ``tol`` improvement before stopping; ``np.inf`` never
+        stops on this rule."""),
+    Param("max_fun", 15000, (Interval(Integral, 1, None, closed="left"),), "int",
+          'Maximum loss evaluations for "lbfgs".'),
+    Param("device", "auto", (str, torch.device), "str or torch.device", """
+        "auto" picks CUDA, else MPS, else the CPU; or "cpu", "cuda", "cuda:1",
+        "mps". The device used is ``device_``."""),
+    Param("callbacks", None, (list, tuple, None), "list of Callback or None", """
+        Objects with any of the hooks of :class:`sklnn.callbacks.Callback`; see
+        :mod:`sklnn.callbacks`. Checked when ``fit`` starts."""),
+    Param("compile", False, BOOL, "bool", """
+        Train a ``torch.compile``-d network. The first batch's gradients are
+        checked against eager mode; on a mismatch training falls back to eager."""),
+    Param("precision", "auto", (StrOptions({"auto", "float32", "float64", "bfloat16",
+                                            "float16"}),),
+          '{"auto", "float32", "float64", "bfloat16", "float16"}', """
+        "auto" computes in the input's float type on the CPU (as scikit-learn)
+        and in float32 on accelerators. "bfloat16"/"float16" autocast the
+        forward pass (float16 needs CUDA)."""),
+)
+ENGINE = {p.name: p for p in ENGINE_PARAMS}
+
+CLASS_WEIGHT = Param("class_weight", None, (dict, StrOptions({"balanced"}), None),
+                     'dict, "balanced" or None',
+                     "Weights of the classes in the loss, as in scikit-learn's linear models.")
+
+
+def engine_params(**defaults) -> tuple[Param, ...]:
+    """The engine parameters, with the given defaults replaced for one estimator."""
+    unknown = set(defaults) - set(ENGINE)
+    if unknown:
+        raise TypeError(f"not engine parameters: {sorted(unknown)}")
+    return tuple(p.replace(default=defaults[p.name]) if p.name in defaults else p
+                 for p in ENGINE_PARAMS)
+
+
+# ------------------------------------------------------------------ generated pieces
+def make_init(params: Sequence[Param]):
+    """A plain ``__init__`` that stores each parameter under its own name."""
+    names = [p.name for p in params]
+    if len(set(names)) != len(names):
+        raise TypeError(f"parameter declared twice: {names}")
+    args, star = ["self"], False
+    for p in params:
+        if not p.positional and not star:
+            args.append("*")
+            star = True
+        args.append(f"{p.name}=__defaults[{p.name!r}]")
+    body = "".join(f"\n    self.{name} = {name}" for name in names) or "\n    pass"
+    source = f"def __init__({', '.join(args)}):{body}\n"
+    namespace: dict = {}
+    exec(source, {"__defaults": {p.name: p.default for p in params}}, namespace)  # noqa: S102
+    return namespace["__init__"]
+
+
+def parameters_doc(params: Sequence[Param]) -> str:
+    return "\n".join(p.docstring() for p in params)

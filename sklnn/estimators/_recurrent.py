@@ -1,0 +1,177 @@
+"""Sequence input and the recurrent architecture, shared by the RNN estimators.
+
+Sequences enter as ``(n, T)`` (univariate) or ``(n, T, F)`` arrays. The
+validation hooks flatten them to 2-D rows of ``T * F`` values and remember
+``(T, F)``; the network reshapes the rows back. Everything between (batching,
+devices, the training loop) is the shared engine, unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from sklnn.estimators._params import BOOL, FRACTION, Param
+from sklnn.modules.rnn import CELLS, RecurrentNetwork, init_recurrent_
+from sklnn.validation import FLOAT_DTYPES, to_host
+
+RECURRENT_PARAMS = (
+    Param("cell", "lstm", (StrOptions(set(CELLS)),), '{"rnn", "lstm", "gru"}',
+          "Recurrent cell: Elman RNN (tanh), LSTM or GRU."),
+    Param("hidden_size", 20, (Interval(Integral, 1, None, closed="left"),), "int",
+          "Units per recurrent layer and direction."),
+    Param("num_layers", 2, (Interval(Integral, 1, None, closed="left"),), "int",
+          "Stacked recurrent layers."),
+    Param("dropout", 0.0, FRACTION, "float",
+          "Dropout between recurrent layers and before the output layer."),
+    Param("bidirectional", False, BOOL, "bool", """
+        Also read each sequence backwards and join both final states
+        (sequence-to-vector only)."""),
+)
+
+
+class _RecurrentMixin:
+    """Sequence validation and the recurrent architecture shared by both estimators."""
+
+    _padding_value = None  # only the classifier packs padded sequences
+
+    # ------------------------------------------------------------- sequences
+    def _expected_shape_text(self) -> str:
+        steps, features = self.sequence_shape_
+        flat = f"(n_samples, {steps})" if features == 1 else f"(n_samples, {steps * features})"
+        return f"(n_samples, {steps}, {features}) or {flat}"
+
+    def _to_rows(self, X, reset: bool):
+        """3-D sequences become rows of T*F values; 2-D input passes through.
+
+        Returns the rows and the sequence shape they came from (None for 2-D).
+        """
+        X = to_host(X)
+        if sp.issparse(X) or isinstance(X, pd.DataFrame):
+            return X, None
+        array = X if hasattr(X, "ndim") and hasattr(X, "shape") else np.asarray(X)
+        name = type(self).__name__
+        fitted = not reset and hasattr(self, "sequence_shape_")
+        if array.ndim > 3:
+            raise ValueError(
+                f"{name} accepts sequences as arrays of shape (n_samples, T, F), or "
+                "(n_samples, T) for one feature; got an array of shape "
+                f"{tuple(array.shape)} ({array.ndim} dimensions)."
+            )
+        if array.ndim == 3:
+            shape = tuple(int(s) for s in array.shape[1:])
+            if fitted and shape != self.sequence_shape_:
+                raise ValueError(
+                    f"X has sequences of shape {shape} (steps, features), but {name} was fitted "
+                    f"on sequences of shape {self.sequence_shape_}; pass an array of shape "
+                    f"{self._expected_shape_text()}."
+                )
+            return np.asarray(array).reshape(array.shape[0], -1), shape
+        if fitted and array.ndim == 2 and array.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {array.shape[1]} features, but {name} is expecting "
+                f"{self.n_features_in_} features as input: sequences of shape "
+                f"{self.sequence_shape_} (steps, features), passed as "
+                f"{self._expected_shape_text()}."
+            )
+        return array, None
+
+    def _finite_policy(self):
+        padding = self._padding_value
+        return "allow-nan" if padding is not None and math.isnan(padding) else True
+
+    def _remember_shape(self, rows, shape, reset):
+        if reset:
+            self.sequence_shape_ = shape if shape is not None else (int(rows.shape[1]), 1)
+
+    def _validated_rows(self, X, reset):
+        rows, shape = self._to_rows(X, reset)
+        rows = validate_data(self, rows, reset=reset, dtype=FLOAT_DTYPES,
+                             ensure_all_finite=self._finite_policy())
+        self._remember_shape(rows, shape, reset)
+        self._check_padding(rows)
+        return rows
+
+    def _validated_rows_and_targets(self, X, y, reset, y_numeric):
+        rows, shape = self._to_rows(X, reset)
+        rows, y = validate_data(self, rows, to_host(y), reset=reset, multi_output=True,
+                                y_numeric=y_numeric, dtype=FLOAT_DTYPES,
+                                ensure_all_finite=self._finite_policy())
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        self._remember_shape(rows, shape, reset)
+        self._check_padding(rows)
+        return rows, y
+
+    def _check_padding(self, rows):
+        """With NaN padding, NaN is allowed only in the trailing padding steps."""
+        if self._finite_policy() is True:
+            return
+        sequences = rows.reshape(rows.shape[0], *self.sequence_shape_)
+        missing = np.isnan(sequences)
+        padding_steps = missing.all(axis=2)
+        trailing = np.cumprod(padding_steps[:, ::-1], axis=1)[:, ::-1].astype(bool)
+        if missing[~trailing].any():
+            raise ValueError(
+                "Input X contains NaN inside sequences; with padding_value=nan only whole "
+                "trailing steps may be NaN."
+            )
+
+    # ----------------------------------------------------------- the network
+    def _network(self, n_outputs, *, all_steps=False, first_step=0):
+        steps, features = self.sequence_shape_
+        return RecurrentNetwork(
+            steps,
+            features,
+            n_outputs,
+            cell=self.cell,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            bidirectional=bool(self.bidirectional),
+            all_steps=all_steps,
+            first_step=first_step,
+            padding_value=self._padding_value,
+        )
+
+    def _init_module(self, module, generator, initial=None):
+        init_recurrent_(module, generator)
+
+    def _flops_per_sample(self, module):
+        # Per time step, not per sequence: the thread choice is about the size of each
+        # operation, and a recurrent layer runs T small operations one after another.
+        return 2.0 * sum(p.numel() for p in module.parameters())
+
+    def _predict_flops_per_sample(self, module):
+        # Prediction runs each step over many rows at once, and its elementwise gates,
+        # which OpenMP splits, cost more than the FLOPs say: count every step, which
+        # gives two threads for full predict batches and one for a few rows.
+        steps, _ = self.sequence_shape_
+        return steps * self._flops_per_sample(module)
+
+    def _largest_activation(self):
+        # A recurrent layer's output holds every step, so predict batches are sized by
+        # T x hidden values per row, not by the T input values (large step outputs freed
+        # after every batch make the allocator return memory to the kernel and fault it
+        # back in: docs/benchmarks.md).
+        steps, features = self.sequence_shape_
+        directions = 2 if self.bidirectional else 1
+        return steps * max(directions * self.hidden_size, features)
+
+    def _n_layers(self):
+        return self.num_layers + 2
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = self._finite_policy() == "allow-nan"
+        return tags
+
+

@@ -1,0 +1,75 @@
+"""RNNClassifier: a recurrent network classifying whole sequences."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+from sklnn.estimators._params import CLASS_WEIGHT, Param, engine_params
+from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
+from sklnn.estimators.tasks import NeuralClassifier
+
+CLASSIFIER_PARAMS = (
+    *RECURRENT_PARAMS,
+    Param("padding_value", None, (Real, None), "float or None",
+          "Marks trailing padding steps; None means every sequence has T steps."),
+    *engine_params(),
+    CLASS_WEIGHT,
+)
+
+
+class RNNClassifier(_RecurrentMixin, NeuralClassifier):
+    """Recurrent network classifying whole sequences (sequence-to-vector).
+
+    ``X`` holds sequences of shape ``(n, T)`` (univariate) or ``(n, T, F)``;
+    labels, probabilities, ``class_weight``, multilabel targets and
+    ``partial_fit`` behave as in :class:`~sklnn.MLPClassifierGPU`. The class
+    is read from the last layer's state after the last step (after both ends
+    with ``bidirectional=True``). Inputs are not rescaled: standardise the
+    features beforehand.
+
+    Sequences of different lengths are padded at the end to a common length
+    T with ``padding_value``. Each row's length is the number of steps before
+    its trailing run of all-padding steps; the network packs the sequences so
+    padded steps never enter the computation, and a padded sequence is
+    classified exactly as the same sequence without padding. The lengths are
+    derived from the data, so ``fit``, ``predict`` and cross-validation need no
+    extra argument. Use a value that cannot occur in the data, or ``np.nan``.
+
+    Parameters
+    ----------
+    <<parameters>>
+
+    Attributes
+    ----------
+    <<attributes: classes_ sequence_shape_ COMMON>>
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklnn import RNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 12))
+    >>> y = (X[:, :6].sum(axis=1) > X[:, 6:].sum(axis=1)).astype(int)  # rising or falling?
+    >>> clf = RNNClassifier(cell="gru", hidden_size=16, num_layers=1, max_iter=60,
+    ...                     learning_rate_init=0.01, random_state=0).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    _declared_params = CLASSIFIER_PARAMS
+
+    @property
+    def _padding_value(self):
+        try:
+            return None if self.padding_value is None else float(self.padding_value)
+        except (TypeError, ValueError):  # reported by the parameter check at fit
+            return None
+
+    def _validate_X(self, X, *, reset):
+        return self._validated_rows(X, reset)
+
+    def _validate_X_y(self, X, y, *, reset, y_numeric):
+        return self._validated_rows_and_targets(X, y, reset, y_numeric)
+
+    def _build_module(self, n_features, n_outputs):
+        return self._network(n_outputs)
