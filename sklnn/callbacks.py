@@ -55,6 +55,14 @@ class Callback:
     def on_train_end(self, trainer) -> None:
         """Called once training has stopped, after the best weights are restored."""
 
+    def state_dict(self) -> dict:
+        """What this callback has learnt during the fit (tensors and plain values), saved
+        by :class:`Checkpoint` so a resumed fit continues exactly; nothing by default."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`'s output."""
+
     def wants_batches(self) -> bool:
         """Whether the per-batch hooks must be called (each costs a call per step); by
         default, when a subclass overrides one of them."""
@@ -155,6 +163,14 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights_ is not None:
             trainer.module.load_state_dict(self.best_weights_)
 
+    def state_dict(self):
+        return {"best": self.best_, "best_epoch": self.best_epoch_, "wait": self.wait_,
+                "best_weights": self.best_weights_}
+
+    def load_state_dict(self, state):
+        self.best_, self.best_epoch_ = state["best"], state["best_epoch"]
+        self.wait_, self.best_weights_ = state["wait"], state["best_weights"]
+
 
 class LRScheduler(Callback):
     """Drive any ``torch.optim.lr_scheduler`` class from the training loop.
@@ -197,6 +213,12 @@ class LRScheduler(Callback):
             self.scheduler_.step(_monitored(record, self.monitor, "LRScheduler"))
         else:
             self.scheduler_.step()
+
+    def state_dict(self):
+        return {"scheduler": self.scheduler_.state_dict()}
+
+    def load_state_dict(self, state):
+        self.scheduler_.load_state_dict(state["scheduler"])
 
 
 def atomic_torch_save(obj, path) -> None:
@@ -266,6 +288,24 @@ class Checkpoint(Callback):
             trainer.load_training_state(saved)
             self.best_ = saved.get("checkpoint_best")
             self.resumed_from_ = saved["progress"]["n_iter"]
+            # restored before the first epoch, once every callback's on_train_begin has run
+            self._pending_states = saved.get("callbacks")
+
+    def on_epoch_begin(self, trainer, epoch):
+        states, self._pending_states = getattr(self, "_pending_states", None), None
+        if states is None:
+            return
+        # matched by class, in order, so a callback added or dropped between the runs
+        # (a crash simulator, a logger) does not shift the others' states
+        by_type: dict[str, list] = {}
+        for name, state in states:
+            by_type.setdefault(name, []).append(state)
+        for cb in trainer.callbacks:
+            queue = by_type.get(type(cb).__qualname__)
+            if cb is not self and queue:
+                state = queue.pop(0)
+                if state and hasattr(cb, "load_state_dict"):
+                    cb.load_state_dict(state)
 
     def _improved(self, record) -> bool:
         monitor = self.monitor if record.get(self.monitor) is not None else "train_loss"
@@ -283,6 +323,10 @@ class Checkpoint(Callback):
         if (self.on_best and self._improved(record)) or due:
             state = trainer.training_state()
             state["checkpoint_best"] = self.best_
+            state["callbacks"] = [
+                (type(cb).__qualname__, cb.state_dict() if hasattr(cb, "state_dict") else {})
+                for cb in trainer.callbacks if cb is not self
+            ]
             atomic_torch_save(state, str(self.path).format(epoch=epoch))
             self.saved_epochs_.append(epoch)
 

@@ -226,3 +226,39 @@ def test_every_estimator_saves_loads_pickles_and_copies(estimator, tmp_path):
                      copy.deepcopy(model)):
         assert type(restored) is type(model)
         np.testing.assert_allclose(restored.predict(X), expected, **F32_OUTPUT)
+
+
+@pytest.mark.parametrize("case", ["cnn_cosine", "resnet_default", "step_lr", "early_stopping"])
+def test_resume_is_exact_with_stateful_callbacks_and_schedules(tmp_path, case):
+    from sklnn import CNNImageClassifier, ResNetClassifier
+    from sklnn.callbacks import EarlyStopping, LRScheduler
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(48, 1, 8, 8).astype(np.float32)
+    y = (X[:, 0, :4].mean(axis=(1, 2)) > 0.5).astype(int)
+    make, extra, fit_kwargs = {
+        "cnn_cosine": (CNNImageClassifier, dict(learning_rate="cosine"), {}),
+        "resnet_default": (ResNetClassifier, dict(depth=8, width=0.25), {}),
+        "step_lr": (CNNImageClassifier, dict(callbacks=[LRScheduler(
+            torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5)]), {}),
+        "early_stopping": (CNNImageClassifier, dict(callbacks=[EarlyStopping(
+            monitor="valid_loss", patience=3)], learning_rate_init=0.05),
+            dict(validation_data=(X[:16], 1 - y[:16]))),
+    }[case]
+    if make is CNNImageClassifier:
+        extra = dict(filters=(2,), dense_layers=(4,), **extra)
+    base = dict(max_iter=10, batch_size=16, random_state=0, **extra)
+    reference = make(**base).fit(X, y, **fit_kwargs)
+    path = tmp_path / "ckpt.pt"
+    user = list(base.pop("callbacks", []))
+    crashing = make(**base, callbacks=[*user, Checkpoint(path, every=1, on_best=False),
+                                       _CrashAt(2)])
+    with pytest.raises(RuntimeError, match="power cut"):
+        crashing.fit(X, y, **fit_kwargs)
+    ckpt = Checkpoint(path, every=1, on_best=False, resume=True)
+    resumed = make(**base, callbacks=[*user, ckpt]).fit(X, y, **fit_kwargs)
+    assert ckpt.resumed_from_ == 2
+    assert [r["lr"] for r in resumed.history_] == [r["lr"] for r in reference.history_]
+    assert resumed.n_iter_ == reference.n_iter_
+    assert resumed.loss_curve_ == reference.loss_curve_
+    np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))

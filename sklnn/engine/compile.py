@@ -20,12 +20,17 @@ def compile_module(module: nn.Module):
         return None
 
 
-def gradients_match(get_loss, eager: nn.Module, compiled, X, y, w, rtol=1e-3) -> bool:
-    """Compare compiled and eager gradients of ``get_loss`` on one batch."""
+def gradients_match(get_loss, eager: nn.Module, compiled, X, y, w, generator=None,
+                    rtol=1e-3) -> bool:
+    """Compare compiled and eager gradients of ``get_loss`` on one batch (both passes see
+    the same random draws, from the global RNG and from the fit's ``generator``)."""
     rng_state = torch.get_rng_state()
+    fit_state = None if generator is None else generator.get_state()
 
     def grads(forward):
         torch.set_rng_state(rng_state)
+        if generator is not None:
+            generator.set_state(fit_state)
         eager.zero_grad(set_to_none=True)
         loss, _ = get_loss(forward(X), y, w)
         loss.backward()
@@ -44,6 +49,8 @@ def gradients_match(get_loss, eager: nn.Module, compiled, X, y, w, rtol=1e-3) ->
     finally:
         eager.load_state_dict(saved)
         eager.zero_grad(set_to_none=True)
+        if generator is not None:
+            generator.set_state(fit_state)
     for a, b in zip(reference, candidate):
         scale = a.abs().max().clamp_min(1e-12)
         if not torch.allclose(a, b, rtol=rtol, atol=rtol * scale.item()):

@@ -65,19 +65,33 @@ def fit_lbfgs(
         ])
         return float(total), grad.double().cpu().numpy()
 
+    accepted = []  # the iterates L-BFGS-B accepted, for Ctrl-C
+
     def record(intermediate_result):
         state.loss_curve.append(float(intermediate_result.fun))
+        accepted[:] = [intermediate_result.x.copy(), float(intermediate_result.fun)]
 
     x0 = parameters_to_vector(params).detach().double().cpu().numpy()
-    result = scipy.optimize.minimize(
-        loss_and_grad,
-        x0,
-        method="L-BFGS-B",
-        jac=True,
-        callback=record,
-        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
-    )
-    n_iter = _check_optimize_result("lbfgs", result, max_iter)
+    curve_before = len(state.loss_curve)
+    try:
+        result = scipy.optimize.minimize(
+            loss_and_grad,
+            x0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=record,
+            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+        )
+    except KeyboardInterrupt:
+        if not accepted:
+            raise
+        # keep the last accepted iterate, as the stochastic solvers keep the last epoch
+        result = scipy.optimize.OptimizeResult(
+            x=accepted[0], fun=accepted[1], nit=len(state.loss_curve) - curve_before,
+            success=False, status=-1, message="Training interrupted by user.",
+        )
+    n_iter = (result.nit if result.status == -1
+              else _check_optimize_result("lbfgs", result, max_iter))
     with torch.no_grad():
         vector_to_parameters(torch.from_numpy(result.x).to(params[0].device, dtype), params)
     state.n_iter += n_iter
@@ -93,4 +107,7 @@ def fit_lbfgs(
     if not np.isfinite(state.loss):
         state.stop_message = f"L-BFGS produced a non-finite loss ({state.loss})."
         return TrainingStopped.DIVERGED
+    if result.status == -1:
+        state.stop_message = "Training interrupted by user."
+        return TrainingStopped.INTERRUPTED
     return TrainingStopped.CONVERGED if result.success else TrainingStopped.MAX_ITER

@@ -53,3 +53,11 @@ class ProgressState:
 def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     """A detached copy of the module's state (weights and buffers)."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def state_is_finite(module: nn.Module) -> bool:
+    """Whether every parameter and floating-point buffer is finite (one device sync)."""
+    tensors = [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    if not tensors:
+        return True
+    return bool(torch.stack([t.isfinite().all() for t in tensors]).all())

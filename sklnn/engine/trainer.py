@@ -38,9 +38,10 @@ from sklnn.engine.hooks import HOOKS, has_module_hooks, hook_lists
 from sklnn.engine.objectives import Objective
 from sklnn.engine.penalty import L2Penalty, penalised_parameters
 from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
-from sklnn.engine.state import ProgressState, TrainingStopped, snapshot
+from sklnn.engine.state import ProgressState, TrainingStopped, snapshot, state_is_finite
 from sklnn.engine.stopping import plateau_reached, update_no_improvement
 from sklnn.modules.norm import sample_weights
+from sklnn.modules.randomness import fit_generator
 
 __all__ = ["HOOKS", "ProgressState", "Trainer", "TrainingStopped", "snapshot"]
 
@@ -75,6 +76,9 @@ class Trainer:
         Train a ``torch.compile``-d forward (checked against eager mode first).
     fast_paths : bool, default=True
         The switch for the speed-ups described in this module's docstring.
+    generator : torch.Generator or None
+        Owned by the fit: dropout and augmentation draw from it (see
+        :mod:`sklnn.modules.randomness`); None leaves them on torch's global RNG.
     estimator : object or None
         The estimator being fitted, for callbacks (``trainer.estimator``).
     """
@@ -98,6 +102,7 @@ class Trainer:
         autocast_dtype: torch.dtype | None = None,
         compile: bool = False,
         fast_paths: bool = True,
+        generator: torch.Generator | None = None,
         estimator=None,
     ) -> None:
         self.module = module
@@ -116,6 +121,7 @@ class Trainer:
         self.autocast_dtype = autocast_dtype
         self.compile = compile
         self.fast_paths = fast_paths
+        self.generator = generator
         self.estimator = estimator
         self.forward = module
         self.stop_training = False
@@ -259,7 +265,7 @@ class Trainer:
         compiled = self.compile_module(self.module)
         if compiled is None:
             return
-        if gradients_match(self.get_loss, self.module, compiled, X, y, w):
+        if gradients_match(self.get_loss, self.module, compiled, X, y, w, self.generator):
             self.forward = compiled
         else:
             warn_user(
@@ -304,8 +310,11 @@ class Trainer:
         return record
 
     def _diverged(self, state, train_value) -> None:
+        what = (f"The training loss became non-finite ({train_value})"
+                if not math.isfinite(train_value) else
+                "The weights or batch-norm statistics became non-finite")
         state.stop_message = (
-            f"The training loss became non-finite ({train_value}) at epoch "
+            f"{what} at epoch "
             f"{state.n_iter + 1}; the weights of the last finite epoch were kept. "
             "Lower learning_rate_init, scale the inputs (e.g. StandardScaler) or "
             "raise alpha."
@@ -318,6 +327,10 @@ class Trainer:
         On return the module holds the weights to keep: the best validation
         weights with early stopping, else the last weights with a finite loss.
         """
+        with fit_generator(self.generator):
+            return self._fit(train, valid, state, incremental)
+
+    def _fit(self, train, valid, state, incremental) -> str:
         self.state = state
         self.stop_training = False
         self.epochs_in_fit = 0
@@ -338,7 +351,9 @@ class Trainer:
                 started = time.perf_counter()
                 lr = current_learning_rate(self.optimizer)
                 train_value, valid_loss, valid_score = self._evaluate(self.run_epoch(train), valid)
-                if not math.isfinite(train_value):
+                # the last step of an epoch can poison weights or batch-norm statistics
+                # while the epoch's loss is still finite: check the state, not only the loss
+                if not math.isfinite(train_value) or not state_is_finite(self.module):
                     self.module.load_state_dict(last_good)
                     self._diverged(state, train_value)
                     reason = TrainingStopped.DIVERGED
@@ -370,7 +385,7 @@ class Trainer:
             state.stop_message = "Training interrupted by user."
         if self.early_stopping:
             self.module.load_state_dict(self.best_weights)
-        if not all(torch.isfinite(p).all() for p in self.module.parameters()):
+        if not state_is_finite(self.module):
             self.module.load_state_dict(last_good)
         for hook in self._hooks["on_train_end"]:
             hook(self)
@@ -390,6 +405,7 @@ class Trainer:
             ),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
+            "fit_rng": None if self.generator is None else self.generator.get_state(),
             "best_weights": self.best_weights,
         }
 
@@ -403,6 +419,8 @@ class Trainer:
         if self.shuffle_generator is not None and saved["shuffle_rng"] is not None:
             self.shuffle_generator.set_state(saved["shuffle_rng"].cpu())
         torch.set_rng_state(saved["torch_rng"].cpu())
+        if self.generator is not None and saved.get("fit_rng") is not None:
+            self.generator.set_state(saved["fit_rng"].cpu())
         if saved.get("cuda_rng") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), self.device)
         if saved["best_weights"] is not None:

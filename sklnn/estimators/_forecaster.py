@@ -167,6 +167,14 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
             y.reshape(-1, 1), np.repeat(sample_weight, y.shape[1])
         )
         self._target_mean, self._target_scale = float(mean[0]), float(scale[0])
+        for name, values in (("X", (self._input_mean, self._input_scale)),
+                             ("y", (self._target_mean, self._target_scale))):
+            if not np.isfinite(np.concatenate([np.ravel(v) for v in values])).all():
+                raise ValueError(
+                    f"{name} holds values too large to standardise (their mean or standard "
+                    "deviation overflows float64). Rescale them first, e.g. divide by a "
+                    "power of ten, or remove the outliers."
+                )
 
     def _scale_inputs(self, rows):
         steps, features = self.sequence_shape_
@@ -244,9 +252,10 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         -------
         ndarray of shape (n_samples,) when ``horizon_`` is 1, else (n_samples, horizon_)
         """
-        out = self._forward(X)
-        out = out[:, -self.horizon_:] * self._target_scale + self._target_mean
-        return out.ravel() if self.horizon_ == 1 else out
+        model = self._view()  # one snapshot, even while another thread refits
+        out = model._forward(X)
+        out = out[:, -model.horizon_:] * model._target_scale + model._target_mean
+        return out.ravel() if model.horizon_ == 1 else out
 
     def forecast(self, history, steps=None):
         """Forecast the ``steps`` values that follow ``history``.

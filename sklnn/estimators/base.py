@@ -26,7 +26,7 @@ from sklnn.callbacks import check_callbacks
 from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
 from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
-from sklnn.engine.seeding import seeded_torch_rng
+from sklnn.engine.seeding import fit_generator_for, seeded_global_rng, training_rng
 from sklnn.engine.solvers import (
     STOCHASTIC_SOLVERS,
     make_optimizer,
@@ -125,19 +125,26 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         fitted = hasattr(self, "module_")
         first_pass = not fitted or (not self.warm_start and not incremental)
-        # Validation writes n_features_in_ and friends; undo that if the fit fails.
-        before = {k: v for k, v in vars(self).items() if k.endswith("_") or k.startswith("_")}
-        try:
-            with attributed_to_user():
-                self._fit_transaction(X, y, sample_weight, incremental, first_pass,
-                                      validation_data, classes)
-        except BaseException:
-            for key in [k for k in vars(self) if (k.endswith("_") or k.startswith("_"))]:
-                if key not in before:
-                    delattr(self, key)
-            vars(self).update(before)
-            raise
+        # The fit works on a shallow copy and commits every fitted attribute at once at the
+        # end: a fit that raises leaves this estimator as it was, and a predict running in
+        # another thread meanwhile sees the old model or the new one, never a mix.
+        work = self._view()
+        with attributed_to_user():
+            work._fit_transaction(X, y, sample_weight, incremental, first_pass,
+                                  validation_data, classes)
+        fitted_state = {k: v for k, v in vars(work).items() if _is_state(k)}
+        stale = [k for k in vars(self) if _is_state(k) and k not in fitted_state]
+        vars(self).update(fitted_state)
+        for key in stale:
+            delattr(self, key)
         return self
+
+    def _view(self):
+        """A shallow copy sharing every attribute: one consistent snapshot of the fitted
+        state for a prediction, or the working copy of a fit."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        return view
 
     def _fit_transaction(self, X, y, sample_weight, incremental, first_pass, validation_data,
                          classes):
@@ -156,43 +163,44 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         initial = self._draw_initial_weights(rng, X.shape[1], n_outputs) if first_pass else None
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        # Module construction and dropout draw from torch's global RNG: seed it, then restore it.
-        with seeded_torch_rng(seed, device):
-            if first_pass:
+        if first_pass:
+            # PyTorch's default initialisation draws from the global RNG (then overwritten)
+            with seeded_global_rng(seed, torch.device("cpu")):
                 module = self._build_module(X.shape[1], n_outputs)
-                self._init_module(module, torch.Generator().manual_seed(seed), initial)
-                module = place_module(module, device, dtype)
-                state = ProgressState.start(
-                    self.early_stopping and self.solver in STOCHASTIC_SOLVERS
-                )
-                optimizer_state = None
+            self._init_module(module, torch.Generator().manual_seed(seed), initial)
+            module = place_module(module, device, dtype)
+            state = ProgressState.start(self.early_stopping and self.solver in STOCHASTIC_SOLVERS)
+            optimizer_state = None
+        else:
+            module = place_module(copy.deepcopy(self.module_), device, dtype)
+            state = copy.deepcopy(self._progress)
+            state.switch_stopping_rule(self.early_stopping and not incremental)
+            # a copy: the optimiser updates its state tensors in place
+            optimizer_state = copy.deepcopy(self._optimizer_state) if incremental else None
+
+        epochs_before = state.n_iter
+        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
+                                   device, dtype)
+        objective = self._make_objective()
+        flops = 3 * train.batch_size * self._flops_per_sample(module)
+        with training_rng(module, seed, device), thread_budget(threads_for(flops)), \
+                _explain_out_of_memory(train.batch_size):
+            if self.solver == "lbfgs":
+                reason = self._run_lbfgs(module, objective, train, state, device)
+                optimizer = None
             else:
-                module = place_module(copy.deepcopy(self.module_), device, dtype)
-                state = copy.deepcopy(self._progress)
-                state.switch_stopping_rule(self.early_stopping and not incremental)
-                optimizer_state = self._optimizer_state if incremental else None
+                reason, optimizer = self._run_stochastic(
+                    module, objective, train, valid, state, device, mixed, seed,
+                    optimizer_state, incremental,
+                )
 
-            epochs_before = state.n_iter
-            train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
-                                       device, dtype)
-            objective = self._make_objective()
-            flops = 3 * train.batch_size * self._flops_per_sample(module)
-            with thread_budget(threads_for(flops)), _explain_out_of_memory(train.batch_size):
-                if self.solver == "lbfgs":
-                    reason = self._run_lbfgs(module, objective, train, state, device)
-                    optimizer = None
-                else:
-                    reason, optimizer = self._run_stochastic(
-                        module, objective, train, valid, state, device, mixed, seed,
-                        optimizer_state, incremental,
-                    )
-
-        if reason == TrainingStopped.DIVERGED and state.n_iter == epochs_before:
+        module.eval()
+        if (reason == TrainingStopped.DIVERGED and state.n_iter == epochs_before) or (
+                not _predicts_finite(module, train)):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large "
                 "values and need to be preprocessed. " + state.stop_message
             )
-        module.eval()
         self._commit(module, state, optimizer, device, dtype, n_outputs, epochs_before)
         self._warn_on_stop(reason, state, incremental)
 
@@ -222,6 +230,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
             verbose=bool(self.verbose),
             autocast_dtype=mixed,
             compile=self.compile,
+            generator=fit_generator_for(seed + 2, device),
             estimator=self,
         )
         reason = trainer.fit(train, valid, state, incremental=incremental)
@@ -259,6 +268,14 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
                 ConvergenceWarning)
         elif reason in (TrainingStopped.DIVERGED, TrainingStopped.INTERRUPTED):
             warn_user(state.stop_message, RuntimeWarning)
+        curve = state.loss_curve
+        if self.solver != "lbfgs" and len(curve) >= 2 and curve[-1] > 10.0 * max(curve[0], 1e-12):
+            warn_user(
+                f"Training diverged: the loss rose from {curve[0]:.4g} (first epoch) to "
+                f"{curve[-1]:.4g}. Lower learning_rate_init or scale the inputs "
+                "(e.g. StandardScaler).",
+                RuntimeWarning,
+            )
 
     def _commit(self, module, state, optimizer, device, dtype, n_outputs, epochs_before) -> None:
         self.module_ = module
@@ -366,6 +383,18 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         tags.input_tags.sparse = True
         tags.non_deterministic = False
         return tags
+
+
+@torch.no_grad()
+def _predicts_finite(module, train) -> bool:
+    """Whether the kept weights give finite outputs on (a batch of) the training data."""
+    X = next(iter(train.epoch(None)))[0][:256]
+    return bool(torch.isfinite(module(X).float()).all())
+
+
+def _is_state(name: str) -> bool:
+    """Fitted attributes and private state, as opposed to parameters."""
+    return name.endswith("_") or name.startswith("_")
 
 
 def _to_cpu(obj):

@@ -137,10 +137,11 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        proba = self._forward(X)
-        if len(self.classes_) == 1:
+        model = self._view()  # one snapshot, even while another thread refits
+        proba = model._forward(X)
+        if len(model.classes_) == 1:
             return np.ones((proba.shape[0], 1), dtype=proba.dtype)
-        if self._label_binarizer.y_type_ == "binary":
+        if model._label_binarizer.y_type_ == "binary":
             return np.hstack([1 - proba, proba])
         return proba
 
@@ -161,10 +162,11 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        proba = self._forward(X)
+        model = self._view()  # one snapshot, even while another thread refits
+        proba = model._forward(X)
         if proba.shape[1] == 1:
             proba = proba.ravel()
-        return self._label_binarizer.inverse_transform(proba)
+        return model._label_binarizer.inverse_transform(proba)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, *, validation_data=None):

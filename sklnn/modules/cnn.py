@@ -15,6 +15,7 @@ from torch import nn
 from sklnn.modules.activations import make_activation
 from sklnn.modules.mlp import DenseBlock
 from sklnn.modules.norm import WeightedBatchNorm2d
+from sklnn.modules.randomness import Dropout
 
 PADDINGS = ("same", "valid")
 POOLINGS = ("max", "avg", "none")
@@ -78,7 +79,7 @@ class ConvBlock(nn.Sequential):
         if pooling is not None:
             layers.append(pooling)
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
         super().__init__(*layers)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sklnn.modules.randomness import current_generator
+
 
 class ImageInput(nn.Module):
     """Reshape flat rows of ``C*H*W`` values to ``(C, H, W)`` images; pass images through.
@@ -33,7 +35,8 @@ class RandomShiftFlip(nn.Module):
     of the original size is cropped at a random offset (the "pad and random
     crop" of He et al.), then mirrored left-right with probability 0.5 when
     ``horizontal_flip``. In eval mode the layer is the identity, so prediction
-    never sees augmented images. Randomness comes from torch's global generator,
+    never sees augmented images. Randomness comes from the fit's generator (see
+    :mod:`sklnn.modules.randomness`), else torch's global generator,
     which the estimators seed per fit.
     """
 
@@ -49,14 +52,15 @@ class RandomShiftFlip(nn.Module):
         if self.max_shift > 0:
             s = self.max_shift
             padded = nn.functional.pad(x, (s, s, s, s))
-            offsets = torch.randint(0, 2 * s + 1, (2, n), device=x.device)
+            offsets = torch.randint(0, 2 * s + 1, (2, n), device=x.device,
+                                    generator=current_generator(x.device))
             rows = offsets[0, :, None] + torch.arange(height, device=x.device)
             cols = offsets[1, :, None] + torch.arange(width, device=x.device)
             batch = torch.arange(n, device=x.device)[:, None, None, None]
             channels = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
             x = padded[batch, channels, rows[:, None, :, None], cols[:, None, None, :]]
         if self.horizontal_flip:
-            flip = torch.rand(n, device=x.device) < 0.5
+            flip = torch.rand(n, device=x.device, generator=current_generator(x.device)) < 0.5
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)
         return x
 

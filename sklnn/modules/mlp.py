@@ -10,6 +10,7 @@ from torch import nn
 
 from sklnn.modules.activations import make_activation
 from sklnn.modules.norm import WeightedBatchNorm1d
+from sklnn.modules.randomness import Dropout
 
 
 class DenseBlock(nn.Sequential):
@@ -28,7 +29,7 @@ class DenseBlock(nn.Sequential):
             layers.append(WeightedBatchNorm1d(n_out))
         layers.append(make_activation(activation))
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
         super().__init__(*layers)
 
 

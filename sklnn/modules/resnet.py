@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from sklnn.modules.norm import WeightedBatchNorm2d
+from sklnn.modules.randomness import Dropout
 
 SHORTCUTS = ("A", "B")
 STAGE_FILTERS = (16, 32, 64)
@@ -148,7 +149,7 @@ class CifarResNet(nn.Module):
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(channels[-1], n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
