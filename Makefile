@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-one-thread test-oldest lint bench bench-quick clean
+.PHONY: demo test test-one-thread test-oldest lint docs bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ test-oldest:
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
 
+# The site in docs/_build/html, warnings as errors. The gallery runs every example with --quick
+# (a minute or two on 2 cores); `make docs SKLNN_EXAMPLES_QUICK=0` runs them at full length.
+SKLNN_EXAMPLES_QUICK ?= 1
+docs: $(STAMP)
+	SKLNN_EXAMPLES_QUICK=$(SKLNN_EXAMPLES_QUICK) $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	touch $@
@@ -48,4 +54,5 @@ bench-quick: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) $(OLDEST) build dist *.egg-info
+	rm -rf $(VENV) $(OLDEST) build dist *.egg-info docs/_build docs/generated docs/auto_examples \
+		docs/sg_execution_times.rst

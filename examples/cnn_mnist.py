@@ -1,4 +1,5 @@
 """The lecture's MNIST CNN behind the scikit-learn API, on the MNIST test set bundled with sklnn.
+==============================================================================================
 
 Network (CNNImageClassifier's defaults): conv 32 3x3 -> conv 64 3x3 -> 2x2 max pooling
 -> dense 64 ReLU -> 10 outputs. The 10,000 official MNIST test images are split 8,000 / 2,000
@@ -10,13 +11,19 @@ learning-rate schedule, because 8,000 images are few for 600k weights.
 Also fits a small CNN on scikit-learn's 8x8 digits (target >= 0.98).
 
 Saves ``examples/output/cnn_mnist_curves.png`` (loss and validation accuracy per epoch) and
-``examples/output/cnn_mnist_misclassified.png``.
+``examples/output/cnn_mnist_misclassified.png`` (to ``$SKLNN_EXAMPLES_OUTPUT`` when set: the
+documentation's gallery shows them from there).
 
-Usage: python examples/cnn_mnist.py [--epochs 15] [--device auto]
+``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the gallery runs it) trains on 600 MNIST images
+for 2 epochs and on the 8x8 digits for 5: a smoke run in seconds, not the results above.
+
+Usage: python examples/cnn_mnist.py [--epochs 15] [--device auto] [--quick]
 """
 
 import argparse
+import os
 import time
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -25,17 +32,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from sklnn import CNNImageClassifier  # noqa: E402
 from sklnn.callbacks import EpochLogger  # noqa: E402
 from sklnn.datasets import mnist_train_test_split  # noqa: E402
 
-OUTPUT = Path(__file__).resolve().parent / "output"
+OUTPUT = Path(os.environ.get("SKLNN_EXAMPLES_OUTPUT")
+              or Path(__file__).resolve().parent / "output")
 
 
-def mnist(epochs: int, device: str) -> None:
-    X_train, X_test, y_train, y_test = mnist_train_test_split()  # (n, 28, 28) float32 in [0, 1]
+def mnist(epochs: int, device: str, quick: bool) -> None:
+    sizes = dict(n_train=600, n_test=300) if quick else {}
+    # (n, 28, 28) float32 in [0, 1]
+    X_train, X_test, y_train, y_test = mnist_train_test_split(**sizes)
     clf = CNNImageClassifier(
         dropout=0.25,
         shift_range=2,
@@ -48,7 +59,7 @@ def mnist(epochs: int, device: str) -> None:
     start = time.perf_counter()
     clf.fit(X_train, y_train, validation_data=(X_test, y_test))
     seconds = time.perf_counter() - start
-    clf.summary()
+    clf.summary(print_fn=print)
     accuracy = clf.score(X_test, y_test)
     print(f"MNIST lecture CNN: test accuracy {accuracy:.4f} (target >= 0.985, lecture 0.99 "
           f"with 60k images); {clf.n_iter_} epochs in {seconds:.0f} s on {clf.device_}")
@@ -82,7 +93,7 @@ def mnist(epochs: int, device: str) -> None:
     print(f"plots saved to {OUTPUT}")
 
 
-def digits(device: str) -> None:
+def digits(device: str, quick: bool) -> None:
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         (X / 16.0).astype(np.float32), y, test_size=0.25, stratify=y, random_state=0
@@ -90,7 +101,7 @@ def digits(device: str) -> None:
     # flat rows of 64 values are read as 8x8 images; "same" padding keeps the small maps
     clf = CNNImageClassifier(
         filters=(32, 64), padding="same", dense_layers=(64,), learning_rate="cosine",
-        max_iter=30, random_state=0, device=device,
+        max_iter=5 if quick else 30, random_state=0, device=device,
     )
     start = time.perf_counter()
     clf.fit(X_train, y_train)
@@ -99,12 +110,19 @@ def digits(device: str) -> None:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
+    parser.add_argument("--epochs", type=int, default=None, help="15, or 2 with --quick")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--quick", action="store_true",
+                        default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
+                        help="600 MNIST images, 2 epochs: a smoke run in seconds")
     args = parser.parse_args()
-    digits(args.device)
-    mnist(args.epochs, args.device)
+    epochs = args.epochs or (2 if args.quick else 15)
+    with warnings.catch_warnings():
+        if args.quick:  # too few epochs to converge, on purpose
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        digits(args.device, args.quick)
+        mnist(epochs, args.device, args.quick)
 
 
 if __name__ == "__main__":

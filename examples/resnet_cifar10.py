@@ -1,4 +1,5 @@
 """CIFAR-10 with the paper's ResNets (He et al. 2015, section 4.2, Table 6), on a GPU.
+===================================================================================
 
 Point ``--data`` at the extracted "CIFAR-10 python version" directory (``data_batch_1`` ...
 ``data_batch_5``, ``test_batch``); nothing is downloaded. The recipe is the paper's: SGD with
@@ -11,9 +12,15 @@ crop and horizontal flips, per-channel standardisation. The paper's test errors:
 Usage:
     python examples/resnet_cifar10.py --data ~/data/cifar-10-batches-py --depths 20 56 110
     python examples/resnet_cifar10.py --data DIR --epochs 2 --limit 2000   # smoke run
+    python examples/resnet_cifar10.py --data DIR --quick   # ResNet-20, 1,000 images, 1 epoch
+
+``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``) changes the defaults to ``--depths 20 --epochs 1
+--limit 1000``. The documentation's gallery shows this example without running it: it needs the
+CIFAR-10 files and, at full length, a GPU.
 """
 
 import argparse
+import os
 import pickle
 import time
 from pathlib import Path
@@ -37,17 +44,27 @@ def load_batches(directory: Path, names):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--data", type=Path, required=True,
                         help="directory with data_batch_1..5 and test_batch")
-    parser.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110])
-    parser.add_argument("--epochs", type=int, default=164)
+    parser.add_argument("--depths", type=int, nargs="+", default=None,
+                        help="20 56 110, or 20 with --quick")
+    parser.add_argument("--epochs", type=int, default=None, help="164, or 1 with --quick")
     parser.add_argument("--shortcut", default="A", choices=["A", "B"])
     parser.add_argument("--limit", type=int, default=None,
                         help="use only this many training images (smoke runs)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--quick", action="store_true",
+                        default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
+                        help="ResNet-20, 1,000 training images, 1 epoch: a smoke run")
     args = parser.parse_args()
+    if args.quick:
+        args.depths = args.depths or [20]
+        args.epochs = args.epochs or 1
+        args.limit = args.limit or 1000
+    args.depths = args.depths or [20, 56, 110]
+    args.epochs = args.epochs or 164
 
     X_train, y_train = load_batches(args.data, [f"data_batch_{i}" for i in range(1, 6)])
     X_test, y_test = load_batches(args.data, ["test_batch"])

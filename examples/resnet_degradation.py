@@ -1,4 +1,5 @@
 """The degradation experiment of He et al. (2015, Fig. 1 and 6) on small images.
+=============================================================================
 
 Trains plain-20, plain-56, ResNet-20 and ResNet-56 for the same number of epochs with the same
 recipe on scikit-learn's 8x8 digits (1,347 training / 450 test images) and records the training
@@ -7,12 +8,18 @@ trains worse than the shallower one; with them, depth stops hurting. Batch 32 (w
 kept at 1e-4 per step) gives 43 steps per epoch; at batch 128 (11 steps per epoch) 20 epochs are
 too few for either 56-layer network.
 
-Saves ``examples/output/resnet_degradation_batch{N}.png``.
+Saves ``examples/output/resnet_degradation_batch{N}.png`` (to ``$SKLNN_EXAMPLES_OUTPUT`` when
+set: the documentation's gallery shows it from there).
+
+``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the gallery runs it) trains on 300 images for 2
+epochs: a smoke run in seconds that shows nothing about depth.
 
 Usage: python examples/resnet_degradation.py [--epochs 20] [--batch-size 32] [--device auto]
+[--quick]
 """
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -28,7 +35,8 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklnn import ResNetClassifier  # noqa: E402
 from sklnn.callbacks import Callback  # noqa: E402
 
-OUTPUT = Path(__file__).resolve().parent / "output"
+OUTPUT = Path(os.environ.get("SKLNN_EXAMPLES_OUTPUT")
+              or Path(__file__).resolve().parent / "output")
 
 
 class TrainingError(Callback):
@@ -53,16 +61,22 @@ class TrainingError(Callback):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
+    parser.add_argument("--epochs", type=int, default=None, help="20, or 2 with --quick")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--quick", action="store_true",
+                        default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
+                        help="300 training images, 2 epochs: a smoke run in seconds")
     args = parser.parse_args()
+    args.epochs = args.epochs or (2 if args.quick else 20)
 
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         (X / 16.0).astype(np.float32), y, test_size=0.25, stratify=y, random_state=0
     )
+    if args.quick:
+        X_train, y_train = X_train[:300], y_train[:300]
     results = {}
     for residual in (False, True):
         for depth in (20, 56):

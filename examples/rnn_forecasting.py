@@ -1,4 +1,5 @@
 """Forecasting the lecture's sine series with RNNForecaster (Geron, Hands-On ML, chapter 15).
+==========================================================================================
 
 10,000 generated series of 50 steps (plus the values to forecast) are split
 into 7,000 training, 2,000 validation and 1,000 test series, with a fixed
@@ -15,11 +16,17 @@ The RNNs use early stopping on 10% of the *training* series, so the
 validation and test series play no part in training. A plot of a few
 validation series with their forecasts goes to ``examples/output/``.
 
-Run: ``python examples/rnn_forecasting.py`` (5 to 7 minutes on 2 CPU cores).
+Run: ``python examples/rnn_forecasting.py`` (5 to 7 minutes on 2 CPU cores). The plot goes to
+``$SKLNN_EXAMPLES_OUTPUT`` when set (the documentation's gallery shows it from there).
+
+``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the gallery runs it) uses 1,000 series (split the
+same way) and 3 epochs: a smoke run in seconds, not the results above.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import time
 import warnings
 from pathlib import Path
@@ -41,7 +48,7 @@ SEED = 42
 N_STEPS = 50
 HORIZON = 10
 EPOCHS = 40
-OUTPUT = Path(__file__).parent / "output"
+OUTPUT = Path(os.environ.get("SKLNN_EXAMPLES_OUTPUT") or Path(__file__).parent / "output")
 
 # Validation MSE in the book's chapter 15 notebook.
 PUBLISHED = {
@@ -54,19 +61,20 @@ PUBLISHED = {
 
 
 def split(series, n_targets):
-    """Train / validation / test windows and the ``n_targets`` values after them."""
+    """Train / validation / test windows (70/20/10%) and the ``n_targets`` values after them."""
     X, y = series[:, :N_STEPS], series[:, N_STEPS:N_STEPS + n_targets]
     if n_targets == 1:
         y = y[:, 0]
-    return (X[:7000], y[:7000]), (X[7000:9000], y[7000:9000]), (X[9000:], y[9000:])
+    train, valid = len(series) * 7 // 10, len(series) * 9 // 10
+    return (X[:train], y[:train]), (X[train:valid], y[train:valid]), (X[valid:], y[valid:])
 
 
 def mse(y_true, y_pred):
     return float(np.mean((np.asarray(y_true) - np.asarray(y_pred)) ** 2))
 
 
-def forecaster(**params):
-    """The lecture's 2 x 20 network, LSTM cells, a fixed budget of EPOCHS epochs.
+def forecaster(epochs=EPOCHS, **params):
+    """The lecture's 2 x 20 network, LSTM cells, a fixed budget of ``epochs`` epochs.
 
     The learning rate follows a cosine from 0.005 to 0 over the epochs, which
     settles the weights at the end; early stopping on 10% of the training
@@ -78,21 +86,23 @@ def forecaster(**params):
         num_layers=2,
         batch_size=32,
         learning_rate_init=0.005,
-        max_iter=EPOCHS,
+        max_iter=epochs,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=EPOCHS,
-        callbacks=[LRScheduler(CosineAnnealingLR, T_max=EPOCHS)],
+        n_iter_no_change=epochs,
+        callbacks=[LRScheduler(CosineAnnealingLR, T_max=epochs)],
         random_state=SEED,
     )
     settings.update(params)
     return RNNForecaster(**settings)
 
 
-def main():
+def main(quick=False):
+    n_series, epochs = (1000, 3) if quick else (10_000, EPOCHS)
     # float32 like the book's Keras models; float64 input would train in float64.
-    next_step = make_sine_series(10_000, N_STEPS + 1, random_state=SEED).astype(np.float32)
-    ten_steps = make_sine_series(10_000, N_STEPS + HORIZON, random_state=SEED).astype(np.float32)
+    next_step = make_sine_series(n_series, N_STEPS + 1, random_state=SEED).astype(np.float32)
+    ten_steps = make_sine_series(n_series, N_STEPS + HORIZON,
+                                 random_state=SEED).astype(np.float32)
     rows = []
 
     def report(task, name, model_valid, model_test, seconds=None, published=None, model=None):
@@ -113,7 +123,7 @@ def main():
     report("next", "linear regression", mse(y_valid, linear.predict(X_valid)),
            mse(y_test, linear.predict(X_test)), published=PUBLISHED["linear regression"])
     started = time.perf_counter()
-    deep = forecaster().fit(X, y)
+    deep = forecaster(epochs).fit(X, y)
     report("next", "deep RNN 2x20 (LSTM)", mse(y_valid, deep.predict(X_valid)),
            mse(y_test, deep.predict(X_test)), time.perf_counter() - started,
            PUBLISHED["deep RNN 2x20"], deep)
@@ -130,18 +140,18 @@ def main():
            mse(Y_valid, deep.forecast(X_valid, steps=HORIZON)),
            mse(Y_test, deep.forecast(X_test, steps=HORIZON)))
     started = time.perf_counter()
-    to_vector = forecaster().fit(X, Y)
+    to_vector = forecaster(epochs).fit(X, Y)
     report("10 steps", "seq-to-vector RNN", mse(Y_valid, to_vector.predict(X_valid)),
            mse(Y_test, to_vector.predict(X_test)), time.perf_counter() - started,
            PUBLISHED["seq-to-vector RNN"], to_vector)
     started = time.perf_counter()
-    every_step = forecaster(training_target="sequence").fit(X, Y)
+    every_step = forecaster(epochs, training_target="sequence").fit(X, Y)
     report("10 steps", "seq-to-seq RNN, all 50 steps", mse(Y_valid, every_step.predict(X_valid)),
            mse(Y_test, every_step.predict(X_test)), time.perf_counter() - started,
            PUBLISHED["seq-to-seq RNN (last step)"], every_step)
     # Forecasts made after a few values dominate the loss above; train on the last 10 steps'.
     started = time.perf_counter()
-    to_sequence = forecaster(training_target="sequence", burn_in=40).fit(X, Y)
+    to_sequence = forecaster(epochs, training_target="sequence", burn_in=40).fit(X, Y)
     report("10 steps", "seq-to-seq RNN, last 10 steps (burn_in=40)",
            mse(Y_valid, to_sequence.predict(X_valid)), mse(Y_test, to_sequence.predict(X_test)),
            time.perf_counter() - started, PUBLISHED["seq-to-seq RNN (last step)"], to_sequence)
@@ -180,7 +190,11 @@ def plot(X_valid, Y_valid, to_vector, to_sequence, deep):
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        default=os.environ.get("SKLNN_EXAMPLES_QUICK", "0") not in ("", "0"),
+                        help="1,000 series, 3 epochs: a smoke run in seconds")
     with warnings.catch_warnings():
         # max_iter is a time budget here; early stopping ends most fits before it.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        main()
+        main(parser.parse_args().quick)

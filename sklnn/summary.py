@@ -7,32 +7,92 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+__all__ = ["Summary", "SummaryRow", "summarize"]
+
+_GAP = "  "  # between columns, so that no two columns ever touch
+
 
 @dataclass
 class SummaryRow:
+    """One leaf layer of a :class:`Summary`.
+
+    Attributes
+    ----------
+    name : str
+        The layer's dotted name in the network (``named_modules``).
+    layer : str
+        The layer's class name, e.g. ``"Conv2d"``.
+    output_shape : tuple of int
+        The shape of the layer's output for one sample (no batch dimension).
+    n_params : int
+        Parameters the layer owns itself (not its children's).
+    """
+
     name: str
     layer: str
     output_shape: tuple[int, ...]
     n_params: int
 
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.layer})"
 
-@dataclass
+    @property
+    def shape(self) -> str:
+        return "(None, " + ", ".join(map(str, self.output_shape)) + ")"
+
+
+@dataclass(repr=False)
 class Summary:
+    """Each leaf layer's output shape and parameter count, and the totals.
+
+    ``str(summary)`` and ``repr(summary)`` are the same table, so a notebook or a REPL shows it
+    once, and ``print(summary)`` prints it. Each column is as wide as its longest entry: long
+    layer names (``stage3.8.conv2`` in a ResNet-56) never run into the next column.
+
+    Attributes
+    ----------
+    rows : list of SummaryRow
+        One row per leaf layer, in the order of the forward pass.
+    total_params : int
+        Parameters in the network; the rows' ``n_params`` add up to it.
+    trainable_params : int
+        Parameters with ``requires_grad``.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from sklnn.summary import summarize
+    >>> summarize(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), (4,))
+    layer       output shape  params
+    --------------------------------
+    0 (Linear)  (None, 3)         15
+    1 (ReLU)    (None, 3)          0
+    --------------------------------
+    Total params: 15
+    Trainable params: 15
+    """
+
     rows: list[SummaryRow]
     total_params: int
     trainable_params: int
 
     def __str__(self) -> str:
-        header = f"{'layer':<28}{'output shape':<24}{'params':>12}"
-        lines = [header, "-" * len(header)]
-        for row in self.rows:
-            label = f"{row.name} ({row.layer})"
-            shape = "(None, " + ", ".join(map(str, row.output_shape)) + ")"
-            lines.append(f"{label:<28}{shape:<24}{row.n_params:>12,}")
-        lines.append("-" * len(header))
-        lines.append(f"Total params: {self.total_params:,}")
-        lines.append(f"Trainable params: {self.trainable_params:,}")
+        header = ("layer", "output shape", "params")
+        cells = [(row.label, row.shape, f"{row.n_params:,}") for row in self.rows]
+        widths = [max(len(text) for text in column) for column in zip(header, *cells)]
+
+        def line(label, shape, params):
+            return (f"{label:<{widths[0]}}{_GAP}{shape:<{widths[1]}}{_GAP}"
+                    f"{params:>{widths[2]}}")
+
+        rule = "-" * (sum(widths) + 2 * len(_GAP))
+        lines = [line(*header), rule, *(line(*row) for row in cells), rule,
+                 f"Total params: {self.total_params:,}",
+                 f"Trainable params: {self.trainable_params:,}"]
         return "\n".join(lines)
+
+    __repr__ = __str__
 
 
 @torch.no_grad()
@@ -47,6 +107,22 @@ def summarize(
 
     Parameters are counted on the leaf that owns them, so the rows add up to
     the total.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network; it is left in the training mode it was in.
+    input_shape : tuple of int
+        The shape of one sample, without the batch dimension.
+    device : torch.device or str, default="cpu"
+        Where the network's parameters are.
+    dtype : torch.dtype, default=torch.float32
+        The dtype of the zero sample.
+
+    Returns
+    -------
+    Summary
+        Shows as the table.
     """
     rows: list[SummaryRow] = []
     hooks = []
