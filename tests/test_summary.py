@@ -98,3 +98,9 @@ def test_print_fn_receives_the_table_once(fitted_mlp):
     assert printed == [str(table)]
     assert printed[0].splitlines()[0].split() == ["layer", "output", "shape", "params"]
     assert table.total_params == 64 * 8 + 8 + 8 * 10 + 10
+
+
+def test_summary_returns_the_table_without_printing_it(fitted_mlp, capsys):
+    table = fitted_mlp.summary()
+    assert capsys.readouterr().out == ""
+    assert repr(table) == str(table) and "Total params" in str(table)

@@ -16,7 +16,7 @@ ATTRIBUTES = {
     "horizon_": ("int", "Values forecast per window (columns of ``y``)."),
     "n_features_in_": ("int", "Length of a validated input row: the number of features, "
                        "``C * H * W`` for images, ``T * F`` for sequences."),
-    "feature_names_in_": ("ndarray of shape (n_features_in_,)",
+    "feature_names_in_": ("ndarray of shape (`n_features_in_`,)",
                           "Defined when X has string column names."),
     "loss_": ("float", "Training loss (including the L2 term) of the last epoch."),
     "best_loss_": ("float or None", "Smallest training loss; None with early stopping."),

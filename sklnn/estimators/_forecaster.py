@@ -250,7 +250,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
 
         Returns
         -------
-        ndarray of shape (n_samples,) when ``horizon_`` is 1, else (n_samples, horizon_)
+        ndarray of shape (n_samples,) when ``horizon_`` is 1, else (n_samples, `horizon_`)
         """
         model = self._view()  # one snapshot, even while another thread refits
         out = model._forward(X)

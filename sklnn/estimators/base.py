@@ -339,10 +339,12 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         return max(widths)
 
     # ------------------------------------------------------------- utilities
-    def summary(self, print_fn=print) -> Summary:
-        """Print each layer with its output shape and parameter count, and the total.
+    def summary(self, print_fn=None) -> Summary:
+        """Each layer with its output shape and parameter count, and the total.
 
-        Returns the :class:`~sklnn.summary.Summary` it printed.
+        Returns a :class:`~sklnn.summary.Summary` whose text is the table, so a notebook
+        or REPL shows it once; in a script, ``print(clf.summary())``. ``print_fn``, when
+        given, also receives the table (e.g. ``print_fn=print`` or a logger's method).
         """
         check_is_fitted(self)
         result = summarize(self.module_, self._input_shape(), device=self.device_,
