@@ -77,7 +77,8 @@ def open_members(archive_file, names: set[str], where: str) -> tuple[zipfile.Zip
     """Open a zip archive holding exactly the members ``names``, each once."""
     entries = _entries(archive_file)
     if entries is not None and entries != len(names):
-        raise ModelFileError(f"{where} has {entries} members; expected exactly {sorted(names)}.")
+        raise ModelFileError(f"{where} has {entries} members; expected exactly {sorted(names)}, "
+                             "each once.")
     try:
         archive = zipfile.ZipFile(archive_file)
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:

@@ -199,9 +199,10 @@ def _fitted(name: str, encoded) -> dict:
     known = set(required) | set(OPTIONAL_ATTRIBUTES)
     missing = set(required) - set(encoded)
     unexpected = set(encoded) - known - LEGACY_ATTRIBUTES
-    if missing or unexpected:
-        _fail("fitted", f"{name} needs {sorted(missing)} and has no attributes "
-                        f"{sorted(unexpected)[:5]}")
+    if missing:
+        _fail("fitted", f"{name} needs the attributes {sorted(missing)[:5]}")
+    if unexpected:
+        _fail("fitted", f"{name} has no attributes {sorted(unexpected)[:5]}")
     fitted = {}
     for key in sorted(known & set(encoded)):
         value = decode(encoded[key], f"fitted[{key!r}]")
