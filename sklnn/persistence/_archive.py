@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+import zlib
 
 import numpy as np
 from numpy.lib import format as npy
@@ -121,7 +122,8 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
                 if total > info.file_size:
                     raise ModelFileError(f"{info.filename} inflates past its declared size.")
                 chunks.append(chunk)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+            NotImplementedError) as exc:
         if isinstance(exc, ModelFileError):
             raise
         raise ModelFileError(f"{info.filename} cannot be read ({exc}); the file is corrupt "
@@ -163,7 +165,7 @@ def read_arrays(weights: bytes, expected: dict) -> dict[str, np.ndarray]:
                         raise ModelFileError(f"{WEIGHTS}: {name} is truncated or too long.")
             except ModelFileError:
                 raise
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise ModelFileError(f"{WEIGHTS}: {name} cannot be read ({exc}).") from None
             arrays[name] = array
     return arrays
