@@ -12,7 +12,6 @@ docs/persistence.md. Writes are atomic: a crash mid-save leaves the old file int
 
 from sklnn.persistence._codec import ModelFileError
 from sklnn.persistence._io import load, save
-from sklnn.persistence._registry import register
 from sklnn.persistence._schema import FORMAT_VERSION
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "load", "register", "save"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]

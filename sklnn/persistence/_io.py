@@ -185,14 +185,16 @@ def _rebuild(decoded: dict):
         if fitted["out_activation_"] != expected_activation:
             raise ValueError(f"out_activation_ is {fitted['out_activation_']!r}; the "
                              f"parameters make {expected_activation!r}")
-        # Shapes only: no storage is allocated and no arithmetic is done, whatever the sizes.
+        # Shapes only: no storage is allocated and no arithmetic is done, whatever the sizes
+        # (the image estimators' FLOP and activation estimates run on meta tensors too).
+        # The device context is thread-local, so other threads' tensors are unaffected.
         with torch.device("meta"):
             module = estimator._build_module(estimator.n_features_in_, estimator.n_outputs_)
         module = module.to(estimator._compute_dtype)
     except ModelFileError:
         raise
-    except (TypeError, ValueError, RuntimeError, AttributeError, KeyError,
-            IndexError, OverflowError, NotImplementedError) as exc:
+    except (TypeError, ValueError, RuntimeError, AttributeError, LookupError,
+            ArithmeticError, NotImplementedError) as exc:
         raise ModelFileError(f"the file could not be rebuilt into a {cls.__name__}: "
                              f"{type(exc).__name__}: {exc}") from None
     expected = {
