@@ -184,6 +184,19 @@ def test_files_written_by_the_previous_sklnn_still_load(name):
     np.testing.assert_allclose(model.predict(expected["X"]), expected[name], **F32_OUTPUT)
 
 
+def test_files_from_before_a_parameter_rename_load_under_the_new_name():
+    import warnings
+
+    model = sklnn.load(FORMAT1 / "CNNImageClassifier.sklnn")  # saved with lr_schedule, strides
+    params = model.get_params()
+    assert params["lr_schedule"] == params["strides"] == "deprecated"
+    assert params["learning_rate"] == "constant" and params["stride"] == 1
+    X = np.load(FORMAT1 / "expected.npz")["X"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        model.partial_fit(X, X[:, 0] > 0.5)
+
+
 def test_private_helpers_are_not_saved_and_are_recomputed(tmp_path):
     legacy = read(FORMAT1 / "CNNImageClassifier.sklnn")[0]["fitted"]
     model = sklnn.load(FORMAT1 / "CNNImageClassifier.sklnn")

@@ -159,7 +159,7 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None):
 
 def _rebuild(decoded: dict):
     """The estimator with its fitted attributes, and its network on the meta device."""
-    from sklnn.engine.trainer import ProgressState
+    from sklnn.engine.state import ProgressState
 
     cls, params, fitted = decoded["cls"], decoded["params"], decoded["fitted"]
     for key, value in params.items():

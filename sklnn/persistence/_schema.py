@@ -189,6 +189,11 @@ def _params(cls, encoded) -> dict:
         _fail("params", f"{cls.__name__} has no parameters {sorted(unknown)[:5]}")
     if params.get("callbacks") is not None:
         _fail("params", "callbacks are never saved; expected None")
+    # A file written before a parameter was renamed holds only the old name: its value
+    # goes to the new one, so the loaded estimator does not warn at every later fit.
+    for old, new in getattr(cls, "_renamed_params", {}).items():
+        if old in params and new not in params:
+            params[new] = params.pop(old)
     return params
 
 
@@ -227,7 +232,7 @@ def _consistent(fitted: dict) -> None:
 
 
 def _progress(encoded) -> dict:
-    from sklnn.engine.trainer import ProgressState
+    from sklnn.engine.state import ProgressState
 
     if not isinstance(encoded, dict):
         _fail("progress", f"expected an object, got {_show(encoded)}")
