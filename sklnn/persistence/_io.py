@@ -185,8 +185,7 @@ def _rebuild(decoded: dict):
         if fitted["out_activation_"] != expected_activation:
             raise ValueError(f"out_activation_ is {fitted['out_activation_']!r}; the "
                              f"parameters make {expected_activation!r}")
-        # Shapes only: no storage is allocated and no arithmetic is done, whatever the sizes
-        # (the image estimators' FLOP and activation estimates run on meta tensors too).
+        # Shapes only: no storage is allocated and no arithmetic is done, whatever the sizes.
         # The device context is thread-local, so other threads' tensors are unaffected.
         with torch.device("meta"):
             module = estimator._build_module(estimator.n_features_in_, estimator.n_outputs_)

@@ -8,7 +8,7 @@ estimators (or ``sklnn``) itself.
 
 Each estimator saves exactly the attributes listed for it. Private helpers derived from
 the parameters and the network (batch sizing, FLOP estimates) are not part of the format:
-the loader recomputes them when it rebuilds the network.
+the estimator measures them again when it needs them.
 """
 
 from __future__ import annotations
