@@ -1,5 +1,8 @@
 """``python -m benchmarks.run [--quick] [--only NAME ...] [--repeats N] [--device D]``.
 
+``--predict-memory`` measures only the peak memory of a large predict_proba
+(benchmarks/predict_memory.py) and writes ``benchmarks/results/predict-memory-<timestamp>.json``.
+
 For every workload and repeat, each implementation is measured in its own
 forked child, in an order rotated from one repeat to the next (so slow drift
 in machine load spreads over everyone). Results go to
@@ -45,6 +48,8 @@ def parse_args(argv=None):
                         help="also update latest.md, README.md and docs/ from a quick run")
     parser.add_argument("--no-publish", action="store_true",
                         help="write only the JSON and results/quick.md, even for a full run")
+    parser.add_argument("--predict-memory", action="store_true",
+                        help="measure only predict_proba's peak memory at 1M and 2M rows")
     parser.add_argument("--render", metavar="JSON", default=None,
                         help="measure nothing: regenerate the tables from a results file")
     return parser.parse_args(argv)
@@ -146,6 +151,15 @@ def main(argv=None) -> int:
             print(f"rendered {args.render} into latest.md, README.md and docs/benchmarks.md")
         else:
             (RESULTS / "quick.md").write_text(markdown)
+        return 0
+    if args.predict_memory:
+        from benchmarks import predict_memory
+
+        results = predict_memory.run()
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        report.write_json(RESULTS / f"predict-memory-{stamp}.json",
+                          {"started": _now(), "machine": machine_info("cpu"), "results": results})
+        print(predict_memory.markdown(results))
         return 0
     began = time.perf_counter()
     payload = run(args)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 
 import torch
+
+from sklnn._atomic import atomic_write
 
 __all__ = [
     "Callback",
@@ -221,24 +222,6 @@ class LRScheduler(Callback):
         self.scheduler_.load_state_dict(state["scheduler"])
 
 
-def atomic_torch_save(obj, path) -> None:
-    """Write with ``torch.save`` to a temporary file, then rename over ``path``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pt")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 class Checkpoint(Callback):
     """Save the training state every ``every`` epochs and/or when ``monitor`` improves.
 
@@ -327,7 +310,9 @@ class Checkpoint(Callback):
                 (type(cb).__qualname__, cb.state_dict() if hasattr(cb, "state_dict") else {})
                 for cb in trainer.callbacks if cb is not self
             ]
-            atomic_torch_save(state, str(self.path).format(epoch=epoch))
+            atomic_write(str(self.path).format(epoch=epoch),
+                         lambda handle: torch.save(state, handle), make_parents=True,
+                         suffix=".pt")
             self.saved_epochs_.append(epoch)
 
 

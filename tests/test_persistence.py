@@ -141,7 +141,7 @@ def test_save_refuses_unfitted_and_unsafe_labels(binary_data, tmp_path):
 
     with pytest.raises(NotFittedError):
         MLPClassifierGPU().save(tmp_path / "x")
-    from sklnn.persistence import _encode
+    from sklnn.persistence._codec import encode as _encode
 
     X, y = binary_data
     labels = pd.Series(np.array(["no", "yes"], dtype=object)[y])  # pandas string labels

@@ -80,3 +80,21 @@ def place_module(
     """
     layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
     return module.to(device=device, dtype=dtype, memory_format=layout)
+
+
+def saved_device(device: str | torch.device) -> torch.device:
+    """Where a saved or pickled model goes on load: the device it was saved from when this
+    machine has it (CUDA with that index, or MPS), else the CPU.
+
+    One rule for ``sklnn.load`` and unpickling, so that the same model lands in the same
+    place whichever way it travelled.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available() and (
+        device.index is None or device.index < torch.cuda.device_count()
+    ):
+        return device
+    mps = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and mps is not None and mps.is_available():
+        return device
+    return torch.device("cpu")

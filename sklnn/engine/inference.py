@@ -99,19 +99,22 @@ def predict_outputs(
 
     The batches go through :func:`inference_module`'s choice of the module.
 
-    Memory stays bounded by ``batch_rows`` rows of activations; sparse rows are
-    densified one batch at a time. When the device runs out of memory the batch
-    is halved and retried, down to a single row.
+    Memory stays bounded by ``batch_rows`` rows of activations plus the output:
+    each batch's decoded output is written into one array allocated after the first
+    batch (a list of per-batch outputs joined at the end held the outputs twice and,
+    interleaved with the activations' buffers, fragmented the heap). Sparse rows are
+    densified one batch at a time. When the device runs out of memory the batch is
+    halved and retried, down to a single row.
     """
     n = X.shape[0]
     module = inference_module(module, device, n)
-    outputs = []
+    result = None
     dense = None if sp.issparse(X) else as_tensor(X)
     context = (
         torch.autocast(device_type=device.type, dtype=autocast) if autocast else nullcontext()
     )
     start = 0
-    while start < n:
+    while start < n or result is None:  # an empty X still gets a (0, ...) output
         stop = min(start + batch_rows, n)
         if dense is None:
             batch = torch.from_numpy(np.asarray(X[start:stop].toarray()))
@@ -121,7 +124,13 @@ def predict_outputs(
             batch = batch.to(device=device, dtype=dtype, non_blocking=True)
             with context:
                 out = module(batch)
-            outputs.append(decode(out.to(dtype)))
+            decoded = decode(out.to(dtype))
+            if result is None:
+                # On the device it was computed on: an accelerator copies it back once.
+                result = torch.empty((n, *decoded.shape[1:]), dtype=decoded.dtype,
+                                     device=decoded.device)
+            result[start:stop] = decoded
+            del out, decoded
         except OutOfMemoryError:
             if batch_rows == 1:
                 raise MemoryError(
@@ -134,5 +143,4 @@ def predict_outputs(
             batch_rows = max(1, batch_rows // 2)
             continue
         start = stop
-    result = torch.cat(outputs) if len(outputs) > 1 else outputs[0]
     return result.cpu().numpy()

@@ -23,7 +23,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklnn._warnings import attributed_to_user, warn_user
 from sklnn.callbacks import check_callbacks
-from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
+from sklnn.engine.devices import (
+    autocast_dtype,
+    compute_dtype,
+    place_module,
+    resolve_device,
+    saved_device,
+)
 from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.seeding import fit_generator_for, seeded_global_rng, training_rng
@@ -37,6 +43,7 @@ from sklnn.engine.trainer import Trainer
 from sklnn.estimators._settings import EngineSettings
 from sklnn.estimators._split import TrainingData
 from sklnn.history import History
+from sklnn.persistence._registry import register as register_saveable
 from sklnn.summary import Summary, summarize
 from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
 
@@ -60,6 +67,11 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
 
     #: set by subclasses: whether the estimator is a classifier (stratified splits)
     _stratify = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register_saveable(cls)  # persistence's explicit table decides which classes count
+
     # ----------------------------------------------------------- subclasses
     def _build_module(self, n_features: int, n_outputs: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -372,11 +384,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
 
     def __setstate__(self, state):
         if "module_" in state:
-            device = torch.device(state["device_"])
-            if device.type == "cuda" and not torch.cuda.is_available() or (
-                device.type == "mps" and not torch.backends.mps.is_available()
-            ):
-                device = torch.device("cpu")
+            device = saved_device(state["device_"])
             state["device_"] = device
             state["module_"] = place_module(state["module_"], device)
         self.__dict__.update(state)

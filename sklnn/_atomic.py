@@ -1,0 +1,51 @@
+"""Atomic file writes shared by model files (``sklnn.persistence``) and checkpoints."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Callable
+
+
+def atomic_write(path, data: bytes | Callable, *, make_parents: bool = False,
+                 suffix: str = "") -> None:
+    """Write ``data`` (bytes, or a function given the open binary file) to ``path`` atomically.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk, and the
+    file is renamed over ``path``: readers see the old file or the new one, never a torn
+    one, and a crash leaves the old file and no temporary behind (the temporary is removed
+    on any exception). The new file gets the permissions ``open(path, "wb")`` would give
+    it: the process umask applies to a new file, and an existing file keeps its mode.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if make_parents:
+        os.makedirs(directory, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(directory, f".tmp-{secrets.token_hex(8)}{suffix}")
+        try:
+            fd = os.open(tmp, flags, 0o666)  # the umask applies, as for open()
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.chmod(tmp, mode)
+            if callable(data):
+                data(handle)
+            else:
+                handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,56 @@
+"""Which estimators can be saved, and which of their fitted attributes a file holds.
+
+The list is explicit: a file names its estimator by class name, and only the classes
+named here, defined inside sklnn, are ever built from a file. The estimators' base class
+registers every subclass as it is defined (``NeuralNetBase.__init_subclass__``), and
+:func:`register` keeps those this table names, so persistence never imports the
+estimators (or ``sklnn``) itself.
+
+Each estimator saves exactly the attributes listed for it. Private helpers derived from
+the parameters and the network (batch sizing, FLOP estimates) are not part of the format:
+the estimator measures them again when it needs them.
+"""
+
+from __future__ import annotations
+
+# Every estimator: what training has done and what the network looks like from outside.
+_COMMON = (
+    "n_features_in_", "n_iter_", "t_", "loss_", "loss_curve_", "history_",
+    "validation_scores_", "best_validation_score_", "best_loss_", "n_outputs_",
+    "n_layers_", "out_activation_",
+)
+_CLASSIFIER = ("classes_",)
+_IMAGES = ("input_shape_",)
+_SEQUENCES = ("sequence_shape_",)
+_FORECASTER = ("horizon_", "_per_step_targets", "_first_trained_step", "_input_mean",
+               "_input_scale", "_target_mean", "_target_scale")
+
+SAVED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "MLPClassifierGPU": _COMMON + _CLASSIFIER,
+    "MLPRegressorGPU": _COMMON,
+    "CNNImageClassifier": _COMMON + _CLASSIFIER + _IMAGES,
+    "ResNetClassifier": _COMMON + _CLASSIFIER + _IMAGES,
+    "RNNClassifier": _COMMON + _CLASSIFIER + _SEQUENCES,
+    "RNNForecaster": _COMMON + _SEQUENCES + _FORECASTER,
+}
+# Saved when present (fitted on a DataFrame with string column names).
+OPTIONAL_ATTRIBUTES = ("feature_names_in_",)
+# Helpers that format-1 files written before this table existed may hold; ignored on load.
+LEGACY_ATTRIBUTES = frozenset({"_largest_layer_flops", "_peak_activation", "_fit_sample_weight"})
+
+_CLASSES: dict[str, type] = {}
+
+
+def register(cls: type) -> None:
+    """Record ``cls`` as saveable if the table names it and sklnn defines it."""
+    if cls.__name__ in SAVED_ATTRIBUTES and cls.__module__.startswith("sklnn."):
+        _CLASSES[cls.__name__] = cls
+
+
+def saveable_class(name) -> type | None:
+    """The registered class called ``name``, or None."""
+    return _CLASSES.get(name) if isinstance(name, str) else None
+
+
+def saved_attributes(name: str) -> tuple[str, ...]:
+    return SAVED_ATTRIBUTES[name]

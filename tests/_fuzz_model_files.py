@@ -1,0 +1,153 @@
+"""Fuzzing sklnn.load with mutated model files (run by test_model_files_fuzz.py).
+
+``python _fuzz_model_files.py N`` runs N derandomized hypothesis examples: each takes a
+good model file, flips bytes, edits members or edits the metadata (recomputing the
+checksum or not, as a tamperer or a bad disk would), loads it, and predicts when it loads.
+Anything but success or ModelFileError fails the run. Prints the growth of peak memory.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from _model_files import _current_rss_bytes, _peak_rss_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sklnn
+from sklnn.persistence import ModelFileError
+
+FORMAT1 = Path(__file__).parent / "data" / "format1"
+BASES = ["MLPClassifierGPU", "CNNImageClassifier", "RNNForecaster-sequence",
+         "MLPClassifierGPU-multilabel"]
+FILES = {name: (FORMAT1 / f"{name}.sklnn").read_bytes() for name in BASES}
+X = np.load(FORMAT1 / "expected.npz")["X"][:5]
+
+# An explicit alphabet: st.text() without one builds hypothesis's Unicode table on first use
+# (~200 MB, once per machine), which would count as the loader's memory.
+text = functools.partial(st.text, alphabet="ab_ .:\u00e9\u2603\x00")
+names = st.text(alphabet="ab_.\u00e9\u2603", min_size=1, max_size=8)  # zip cuts at NUL
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True)
+    | text(max_size=12) | st.sampled_from(["float64", "cpu", "binary", "MLPClassifierGPU"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["__float__", "__ndarray__", "dtype", "shape", "__tuple__",
+                         "__dict_items__", "x"]), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _members(data: bytes) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return [(name, archive.read(name)) for name in archive.namelist()]
+
+
+def _zip(members, compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+            for name, data in members:
+                archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _edit_json(value, path: list[int], new):
+    """Replace the node that ``path`` (child indices, wrapping) leads to with ``new``."""
+    if not path or not isinstance(value, (dict, list)) or not value:
+        return new
+    keys = list(value) if isinstance(value, dict) else list(range(len(value)))
+    key = keys[path[0] % len(keys)]
+    value[key] = _edit_json(value[key], path[1:], new)
+    return value
+
+
+@st.composite
+def mutated_files(draw) -> bytes:
+    data = FILES[draw(st.sampled_from(BASES))]
+    kind = draw(st.sampled_from(["bytes", "members", "metadata", "weights"]))
+    if kind == "bytes":
+        flipped = bytearray(data)
+        for index, mask in draw(st.lists(st.tuples(st.integers(0, len(data) - 1),
+                                                   st.integers(1, 255)), min_size=1, max_size=6)):
+            flipped[index] ^= mask
+        return bytes(flipped)
+    members = _members(data)
+    if kind == "members":
+        edit = draw(st.sampled_from(["drop", "duplicate", "extra", "rename", "truncate",
+                                     "stored", "garbage"]))
+        index = draw(st.integers(0, len(members) - 1))
+        name, payload = members[index]
+        if edit == "drop":
+            del members[index]
+        elif edit == "duplicate":
+            members.append((name, payload))
+        elif edit == "extra":
+            members.append((draw(names), b"x"))
+        elif edit == "rename":
+            members[index] = (draw(names), payload)
+        elif edit == "truncate":
+            members[index] = (name, payload[: draw(st.integers(0, max(0, len(payload) - 1)))])
+        elif edit == "garbage":
+            members[index] = (name, draw(st.binary(max_size=64)))
+        return _zip(members, zipfile.ZIP_STORED if edit == "stored" else zipfile.ZIP_DEFLATED)
+    metadata = json.loads(dict(members)["metadata.json"])
+    weights = dict(members)["weights.npz"]
+    if kind == "metadata":
+        path = draw(st.lists(st.integers(0, 50), min_size=1, max_size=5))
+        metadata = _edit_json(metadata, path, draw(json_values))
+    else:
+        with np.load(io.BytesIO(weights)) as arrays:
+            state = {name: arrays[name] for name in arrays.files}
+        name = draw(st.sampled_from(sorted(state)))
+        shape = draw(st.lists(st.integers(0, 5), max_size=3))
+        dtype = draw(st.sampled_from(["<f4", "<f8", "<i8", "|b1", "<c8", "<U3"]))
+        state[name] = np.zeros(shape, dtype=dtype)
+        buffer = io.BytesIO()
+        np.savez(buffer, **state)
+        weights = buffer.getvalue()
+    if draw(st.booleans()):  # a tamperer recomputes the checksum
+        metadata["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+    return _zip([("metadata.json", json.dumps(metadata).encode()), ("weights.npz", weights)])
+
+
+def run(n_examples: int, folder: Path) -> dict:
+    outcomes = {"loaded": 0, "refused": 0}
+
+    @settings(max_examples=n_examples, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(mutated_files())
+    def load_mutated(data):
+        path = folder / "mutated.sklnn"
+        path.write_bytes(data)
+        try:
+            model = sklnn.load(path)
+        except ModelFileError:
+            outcomes["refused"] += 1
+            return
+        outcomes["loaded"] += 1
+        width = model.n_features_in_
+        if width <= 64:
+            model.predict(np.resize(X, (len(X), width)))
+
+    for data in FILES.values():  # warm-up: imports and lazily registered kernels
+        (folder / "good.sklnn").write_bytes(data)
+        sklnn.load(folder / "good.sklnn")
+    baseline = max(_peak_rss_bytes(), _current_rss_bytes())
+    load_mutated()
+    return dict(outcomes, peak_growth=_peak_rss_bytes() - baseline)
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        print(json.dumps(run(int(sys.argv[1]), Path(folder))))
