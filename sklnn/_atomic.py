@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import time
 from collections.abc import Callable
 
 
@@ -28,7 +29,7 @@ def atomic_write(path, data: bytes | Callable, *, make_parents: bool = False,
         mode = None
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(directory, f".tmp-{secrets.token_hex(8)}{suffix}")
+        tmp = os.path.join(directory, f"{temporary_prefix(path)}{secrets.token_hex(8)}{suffix}")
         try:
             fd = os.open(tmp, flags, 0o666)  # the umask applies, as for open()
             break
@@ -49,3 +50,33 @@ def atomic_write(path, data: bytes | Callable, *, make_parents: bool = False,
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def temporary_prefix(path) -> str:
+    """How :func:`atomic_write`'s temporaries for ``path`` begin (a process killed mid-write
+    leaves one behind; :func:`remove_stale_temporaries` clears them)."""
+    return f".tmp-{os.path.basename(os.fspath(path))}-"
+
+
+def remove_stale_temporaries(path, older_than: float = 60.0) -> list[str]:
+    """Delete the temporaries a killed writer left for ``path`` (older than ``older_than``
+    seconds, so a write in progress elsewhere is left alone); returns what was removed."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = temporary_prefix(path)
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return removed
+    now = time.time()
+    for name in names:
+        candidate = os.path.join(directory, name)
+        if name.startswith(prefix):
+            try:
+                if now - os.stat(candidate).st_mtime > older_than:
+                    os.unlink(candidate)
+                    removed.append(candidate)
+            except FileNotFoundError:
+                continue
+    return removed

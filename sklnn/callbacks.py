@@ -19,7 +19,7 @@ import sys
 
 import torch
 
-from sklnn._atomic import atomic_write
+from sklnn._atomic import atomic_write, remove_stale_temporaries
 
 __all__ = [
     "Callback",
@@ -264,6 +264,7 @@ class Checkpoint(Callback):
             return
         if "{epoch}" in str(self.path):
             raise ValueError("Checkpoint(resume=True) needs a fixed path, without '{epoch}'.")
+        remove_stale_temporaries(self.path)  # left by a run killed while saving
         if trainer.optimizer is None:
             raise ValueError("Checkpoint(resume=True) needs a stochastic solver.")
         if os.path.exists(self.path):

@@ -262,3 +262,24 @@ def test_resume_is_exact_with_stateful_callbacks_and_schedules(tmp_path, case):
     assert resumed.n_iter_ == reference.n_iter_
     assert resumed.loss_curve_ == reference.loss_curve_
     np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+
+
+def test_resume_clears_temporaries_of_a_run_killed_while_saving(binary_data, tmp_path):
+    import time
+
+    from sklnn._atomic import temporary_prefix
+
+    X, y = binary_data
+    path = tmp_path / "ckpt.pt"
+    MLPClassifierGPU(max_iter=2, callbacks=[Checkpoint(path, every=1)]).fit(X, y)
+    stale = tmp_path / f"{temporary_prefix(path)}0123abcd.pt"  # what kill -9 mid-save leaves
+    stale.write_bytes(b"partial")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    in_progress = tmp_path / f"{temporary_prefix(path)}4567ef01.pt"  # another writer, now
+    in_progress.write_bytes(b"partial")
+    other = tmp_path / ".tmp-other.pt-0123abcd.pt"  # another file's temporary
+    other.write_bytes(b"partial")
+    os.utime(other, (old, old))
+    MLPClassifierGPU(max_iter=3, callbacks=[Checkpoint(path, every=1, resume=True)]).fit(X, y)
+    assert not stale.exists() and in_progress.exists() and other.exists()
