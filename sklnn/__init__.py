@@ -7,6 +7,7 @@ scikit-learn estimators built on them.
 """
 
 from sklnn import callbacks, datasets
+from sklnn._version import __version__
 from sklnn.estimators._cnn import CNNImageClassifier
 from sklnn.estimators._forecaster import RNNForecaster
 from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
@@ -14,8 +15,6 @@ from sklnn.estimators._resnet import ResNetClassifier
 from sklnn.estimators._rnn_classifier import RNNClassifier
 from sklnn.persistence import load
 from sklnn.windows import make_windows
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CNNImageClassifier",

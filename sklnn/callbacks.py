@@ -20,6 +20,7 @@ import sys
 import torch
 
 from sklnn._atomic import atomic_write, remove_stale_temporaries
+from sklnn.engine.hooks import HOOKS
 
 __all__ = [
     "Callback",
@@ -82,8 +83,6 @@ class Callback:
 def check_callbacks(callbacks) -> list:
     """The callbacks as a list, each an instance with at least one hook, or a TypeError
     that says what a callback must provide."""
-    from sklnn.engine.trainer import HOOKS
-
     checked = []
     for index, cb in enumerate(callbacks or ()):
         if isinstance(cb, type):

@@ -43,6 +43,7 @@ from sklnn.engine.trainer import Trainer
 from sklnn.estimators._settings import EngineSettings
 from sklnn.estimators._split import TrainingData
 from sklnn.history import History
+from sklnn.persistence import save as save_estimator
 from sklnn.persistence._registry import register as register_saveable
 from sklnn.summary import Summary, summarize
 from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
@@ -370,9 +371,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
 
         The file is safe to load from an untrusted source (see ``sklnn.persistence``).
         """
-        from sklnn.persistence import save
-
-        save(self, path)
+        save_estimator(self, path)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -14,6 +14,9 @@ import torch
 from sklearn.preprocessing import LabelBinarizer
 
 from sklnn._atomic import atomic_write
+from sklnn._version import __version__
+from sklnn.engine.devices import place_module, resolve_device, saved_device
+from sklnn.engine.state import ProgressState
 from sklnn.history import History
 from sklnn.persistence import _archive
 from sklnn.persistence._archive import METADATA, WEIGHTS, Budget
@@ -51,7 +54,6 @@ def save(estimator, path) -> None:
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from sklnn import __version__
 
     check_is_fitted(estimator)
     name = type(estimator).__name__
@@ -117,8 +119,6 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None):
         names something that is not an sklnn estimator, or would need more
         memory than the budget; the message says which.
     """
-    from sklnn.engine.devices import place_module, resolve_device, saved_device
-
     where = os.fspath(path)
     with open(where, "rb") as handle:  # FileNotFoundError stays what it is
         archive, infos = _archive.open_members(handle, {METADATA, WEIGHTS}, where)
@@ -160,8 +160,6 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None):
 
 def _rebuild(decoded: dict):
     """The estimator with its fitted attributes, and its network on the meta device."""
-    from sklnn.engine.state import ProgressState
-
     cls, params, fitted = decoded["cls"], decoded["params"], decoded["fitted"]
     for key, value in params.items():
         limit = _MAX_COUNT_PARAMS.get(key)

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 
+from sklnn.engine.state import ProgressState
 from sklnn.persistence._codec import ModelFileError, decode
 from sklnn.persistence._registry import (
     LEGACY_ATTRIBUTES,
@@ -232,8 +233,6 @@ def _consistent(fitted: dict) -> None:
 
 
 def _progress(encoded) -> dict:
-    from sklnn.engine.state import ProgressState
-
     if not isinstance(encoded, dict):
         _fail("progress", f"expected an object, got {_show(encoded)}")
     progress = decode(encoded, "progress")
