@@ -26,6 +26,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "EarlyStopping",
+    "EpochScoring",
     "EpochLogger",
     "LRScheduler",
     "ProgressBar",
@@ -114,7 +115,8 @@ def _monitored(record: dict, monitor: str, owner: str) -> float:
 
 
 def _lower_is_better(monitor: str) -> bool:
-    return "loss" in monitor
+    """Losses are minimised; scores (scikit-learn's scorers, "neg_..." included) maximised."""
+    return monitor.endswith("loss") and not monitor.startswith("neg_")
 
 
 class EarlyStopping(Callback):
@@ -170,6 +172,63 @@ class EarlyStopping(Callback):
     def load_state_dict(self, state):
         self.best_, self.best_epoch_ = state["best"], state["best_epoch"]
         self.wait_, self.best_weights_ = state["wait"], state["best_weights"]
+
+
+class EpochScoring(Callback):
+    """Score the model after every epoch with a scikit-learn scorer, into ``history_``.
+
+    The score is computed on the validation set (``validation_data`` or the
+    ``early_stopping`` split) or, with ``on_train=True``, on the training data,
+    with the estimator as it is after the epoch (its ``predict``,
+    ``predict_proba`` and ``classes_``), and written to each epoch's record
+    under ``name``: ``EarlyStopping(monitor=name)``, ``Checkpoint`` and
+    ``history_[:, name]`` can use it. Put it before the callbacks that read it.
+
+    Parameters
+    ----------
+    scoring : str or callable
+        A scikit-learn scorer name ("accuracy", "f1_macro", "neg_log_loss",
+        "r2", ...) or a callable ``scorer(estimator, X, y)``.
+    on_train : bool, default=False
+        Score the training data instead of the validation set.
+    name : str or None, default=None
+        The record's key; ``scoring`` (with "train_" or "valid_" before it) when None.
+    """
+
+    def __init__(self, scoring, on_train=False, name=None):
+        self.scoring = scoring
+        self.on_train = on_train
+        self.name = name
+
+    def on_train_begin(self, trainer):
+        from sklearn.metrics import check_scoring
+
+        self.scorer_ = check_scoring(trainer.estimator, scoring=self.scoring)
+        if self.name is not None:
+            self.name_ = self.name
+        else:
+            label = self.scoring if isinstance(self.scoring, str) else "score"
+            self.name_ = f"{'train' if self.on_train else 'valid'}_{label}"
+
+    def on_epoch_end(self, trainer, record):
+        estimator = trainer.estimator
+        data = getattr(estimator, "_scoring_data", {}).get("train" if self.on_train else "valid")
+        if data is None:
+            raise ValueError(
+                "EpochScoring scores the validation set but this fit has none; pass "
+                "validation_data=(X_val, y_val) to fit, set early_stopping=True, or use "
+                "EpochScoring(..., on_train=True)."
+            )
+        X, y_encoded, weight = data
+        dtype = next(trainer.module.parameters()).dtype
+        model = estimator._mid_fit_model(trainer.module, trainer.device, dtype)
+        kwargs = {} if weight is None else {"sample_weight": weight}
+        trainer.module.eval()
+        try:
+            record[self.name_] = float(
+                self.scorer_(model, X, estimator._decode_targets(y_encoded), **kwargs))
+        finally:
+            trainer.module.train()
 
 
 class LRScheduler(Callback):

@@ -120,3 +120,46 @@ def test_progress_bar_advances_every_batch_and_stays(binary_data, capsys):
     MLPClassifierGPU(hidden_layer_sizes=(4,), max_iter=2, callbacks=[quiet]).fit(X, y)
     assert quiet.bar_ is None and quiet.quiet_
     assert "epoch" not in capsys.readouterr().out
+
+
+def test_epoch_scoring_writes_any_scorer_to_the_history(binary_data):
+    from sklearn.metrics import f1_score, log_loss, make_scorer
+
+    from sklnn.callbacks import EpochScoring
+
+    X, y = binary_data
+    X_val, y_val = X[:100], y[:100]
+    labels = np.array(["no", "yes"])
+    scorers = [EpochScoring("accuracy"), EpochScoring("neg_log_loss"),
+               EpochScoring(make_scorer(f1_score, pos_label="yes"), on_train=True,
+                            name="f1_train")]
+    clf = MLPClassifierGPU(hidden_layer_sizes=(6,), max_iter=4, callbacks=scorers,
+                           random_state=0).fit(X[100:], labels[y[100:]],
+                                               validation_data=(X_val, labels[y_val]))
+    last = clf.history_[-1]
+    assert last["valid_accuracy"] == pytest.approx(clf.score(X_val, labels[y_val]))
+    assert last["valid_neg_log_loss"] == pytest.approx(
+        -log_loss(labels[y_val], clf.predict_proba(X_val)), rel=1e-9)
+    assert last["f1_train"] == pytest.approx(
+        f1_score(labels[y[100:]], clf.predict(X[100:]), pos_label="yes"))
+    assert len(clf.history_[:, "valid_accuracy"]) == 4
+    assert not hasattr(clf, "_scoring_data")  # the fitted model keeps no copy of the data
+
+
+def test_early_stopping_on_a_scored_metric_and_a_forecaster_score():
+    from sklnn import RNNForecaster
+    from sklnn.callbacks import EpochScoring
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(120, 8)
+    y = X[:, -1] * 3.0 + 100.0
+    stopper = EarlyStopping(monitor="valid_r2", patience=2)
+    model = RNNForecaster(hidden_size=4, num_layers=1, max_iter=40, early_stopping=True,
+                          n_iter_no_change=np.inf, random_state=0,
+                          callbacks=[EpochScoring("r2"), stopper]).fit(X, y)
+    scores = model.history_[:, "valid_r2"]
+    assert model.n_iter_ == len(scores) and stopper.best_ == max(scores)
+    # the score is in the user's units: the same as the validation score the engine computes
+    np.testing.assert_allclose(scores, model.history_[:, "valid_score"], rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="has none"):
+        MLPClassifierGPU(max_iter=1, callbacks=[EpochScoring("accuracy")]).fit(X, X[:, 0] > .5)

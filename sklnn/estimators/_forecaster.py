@@ -190,6 +190,11 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         y = (np.asarray(y, dtype=np.float64) - self._target_mean) / self._target_scale
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
+    def _decode_targets(self, y_encoded):
+        y = np.asarray(y_encoded, dtype=np.float64)[:, -self.horizon_:]
+        y = y * self._target_scale + self._target_mean
+        return y.ravel() if self.horizon_ == 1 else y
+
     def _make_objective(self):
         if vars(self).get("_per_step_targets"):
             return _LastForecastScore(self.loss, self.horizon_)

@@ -71,11 +71,21 @@ class TrainingData:
         train = Batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
                         other_dtypes=[target_dtype, dtype], batch_size=batch_size,
                         min_batch=min_batch)
+        # the validated host arrays, for callbacks that score the model (EpochScoring)
+        self._scoring_data = {"train": (X, y_encoded, sample_weight), "valid": valid}
         if valid is not None:
             valid = Batches(valid[0], [valid[1], valid[2]], device=device, dtype=dtype,
                             other_dtypes=[target_dtype, dtype],
                             batch_size=max(batch_size, 4096))
         return train, valid
+
+    def _mid_fit_model(self, module, device, dtype):
+        """A view of this (working) estimator that predicts with ``module`` as it is now,
+        on rows that ``_split`` already validated."""
+        view = self._view()
+        view.module_, view.device_, view._compute_dtype = module, device, dtype
+        view._validate_X = lambda X, reset=False: X
+        return view
 
     def _uses_batch_norm(self) -> bool:
         return bool(getattr(self, "batch_norm", False))

@@ -146,7 +146,8 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         with attributed_to_user():
             work._fit_transaction(X, y, sample_weight, incremental, first_pass,
                                   validation_data, classes)
-        fitted_state = {k: v for k, v in vars(work).items() if _is_state(k)}
+        fitted_state = {k: v for k, v in vars(work).items()
+                        if _is_state(k) and k != "_scoring_data"}  # the data stays the user's
         stale = [k for k in vars(self) if _is_state(k) and k not in fitted_state]
         vars(self).update(fitted_state)
         for key in stale:

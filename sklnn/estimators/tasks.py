@@ -123,6 +123,12 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
     def _n_outputs_for(self, y_encoded):
         return len(self.classes_)
 
+    def _decode_targets(self, y_encoded):
+        """Encoded targets back to the user's labels."""
+        if self._is_multiclass():
+            return self.classes_[np.asarray(y_encoded, dtype=np.intp)]
+        return self._label_binarizer.inverse_transform(np.asarray(y_encoded))
+
     def _make_objective(self):
         return SoftmaxLogLoss() if self._is_multiclass() else BinaryLogLoss()
 
@@ -253,6 +259,10 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
     def _encode_targets(self, y):
         y = np.asarray(y, dtype=np.float64)
         return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def _decode_targets(self, y_encoded):
+        y = np.asarray(y_encoded, dtype=np.float64)
+        return y.ravel() if y.shape[1] == 1 else y
 
     def _make_objective(self):
         return RegressionLoss(self.loss)
