@@ -192,7 +192,7 @@ class EpochScoring(Callback):
     on_train : bool, default=False
         Score the training data instead of the validation set.
     name : str or None, default=None
-        The record's key; ``scoring`` (with "train_" or "valid_" before it) when None.
+        The record's key; ``scoring`` after ``"train_"`` or ``"valid_"`` when None.
     """
 
     def __init__(self, scoring, on_train=False, name=None):

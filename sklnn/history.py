@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["History"]
+
 
 class History(list):
     """The per-epoch records of a fit (dicts with ``epoch``, ``train_loss``,
