@@ -55,8 +55,8 @@ def _check_devices(devices) -> list[str]:
 def visible_devices() -> list[str]:
     """Every accelerator this process can see (``CUDA_VISIBLE_DEVICES`` applies), or ['cpu'].
 
-    Counts CUDA devices through NVML where torch can, which does not initialise CUDA,
-    so a process may still fork workers afterwards.
+    ``torch.cuda.device_count()`` counts through NVML where it can, without initialising
+    CUDA; pass the device list explicitly to be sure the parent stays CUDA-free.
     """
     import torch
 
