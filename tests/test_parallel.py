@@ -222,6 +222,12 @@ class CustomNet(MLPClassifierGPU):
     def _build_module(self, n_features, n_outputs):
         return TwoLayer(n_features, n_outputs)
 
+    def _draw_initial_weights(self, rng, n_features, n_outputs):
+        return None  # not scikit-learn's MLP weights: keep PyTorch's initialisation
+
+    def _init_module(self, module, generator, initial=None):
+        pass
+
 
 class StopAtThree(Callback):
     def on_epoch_end(self, trainer, record):
