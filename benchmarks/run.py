@@ -3,6 +3,8 @@
 ``--predict-memory`` measures only the peak memory of a large predict_proba
 (benchmarks/predict_memory.py) and writes ``benchmarks/results/predict-memory-<timestamp>.json``.
 
+``--only search`` runs the model-search workload (``benchmarks/search.py``).
+
 For every workload and repeat, each implementation is measured in its own
 forked child, in an order rotated from one repeat to the next (so slow drift
 in machine load spreads over everyone). Results go to
@@ -161,6 +163,13 @@ def main(argv=None) -> int:
                           {"started": _now(), "machine": machine_info("cpu"), "results": results})
         print(predict_memory.markdown(results))
         return 0
+    if args.only and any("search" in s.lower() for s in args.only):
+        # the model-search workload (n_jobs=1, loky, Dask) has its own runner and table
+        from benchmarks import search
+
+        search.main(["--quick"] if args.quick else [])
+        if all("search" in s.lower() for s in args.only):
+            return 0
     began = time.perf_counter()
     payload = run(args)
     payload["duration_s"] = time.perf_counter() - began

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
 PRECISIONS = ("auto", "float32", "float64", "bfloat16", "float16")
+#: environment variable that ``device="auto"`` follows in this process (one device per worker)
+DEVICE_ENV = "SKLNN_DEVICE"
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """Turn the ``device`` parameter into a ``torch.device``.
 
-    ``"auto"`` (or None) picks CUDA, else Apple's MPS, else the CPU.
+    ``"auto"`` (or None) follows the ``SKLNN_DEVICE`` environment variable when it is
+    set (``sklnn.parallel.assign_devices`` sets it in each worker), else picks CUDA
+    (the first device ``CUDA_VISIBLE_DEVICES`` leaves visible), else Apple's MPS,
+    else the CPU. Only ``fit`` calls this: building, cloning and pickling an
+    unfitted estimator never touch ``torch.cuda``.
     """
     if device is None or (isinstance(device, str) and device == "auto"):
+        override = os.environ.get(DEVICE_ENV, "").strip()
+        if override and override != "auto":
+            try:
+                return resolve_device(override)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{DEVICE_ENV}={override!r} in this process's environment: {exc}"
+                ) from exc
         if torch.cuda.is_available():
             return torch.device("cuda")
         mps = getattr(torch.backends, "mps", None)

@@ -38,7 +38,7 @@ from sklnn.engine.solvers import (
     make_optimizer,
 )
 from sklnn.engine.state import ProgressState, TrainingStopped
-from sklnn.engine.threads import thread_budget, threads_for
+from sklnn.engine.threads import thread_budget, threads_for, worker_share
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._settings import EngineSettings
 from sklnn.estimators._split import TrainingData
@@ -143,7 +143,8 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         # end: a fit that raises leaves this estimator as it was, and a predict running in
         # another thread meanwhile sees the old model or the new one, never a mix.
         work = self._view()
-        with attributed_to_user():
+        # In a parallel worker the whole fit (weight init included) keeps to its share.
+        with attributed_to_user(), thread_budget(worker_share()):
             work._fit_transaction(X, y, sample_weight, incremental, first_pass,
                                   validation_data, classes)
         fitted_state = {k: v for k, v in vars(work).items()
@@ -200,6 +201,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         flops = 3 * train.batch_size * self._flops_per_sample(module)
         with training_rng(module, seed, device), thread_budget(threads_for(flops)), \
                 _explain_out_of_memory(train.batch_size):
+            n_threads = torch.get_num_threads()
             if self.solver == "lbfgs":
                 reason = self._run_lbfgs(module, objective, train, state, device)
                 optimizer = None
@@ -217,6 +219,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
                 "values and need to be preprocessed. " + state.stop_message
             )
         self._commit(module, state, optimizer, device, dtype, n_outputs, epochs_before)
+        self.n_threads_ = n_threads  # intra-op threads this fit trained with
         self._warn_on_stop(reason, state, incremental)
 
     def _n_outputs_for(self, y_encoded) -> int:
