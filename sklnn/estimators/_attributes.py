@@ -37,14 +37,16 @@ ATTRIBUTES = {
     "out_activation_": ("str", "Output activation the loss implies."),
     "module_": ("torch.nn.Module", "The trained network; it returns raw outputs (logits)."),
     "device_": ("torch.device", "Where the network lives."),
-    "history_": ("list of dict",
+    "n_threads_": ("int", "Intra-op threads the fit trained with; at most its worker's share "
+                   "of the cores in a parallel search."),
+    "history_": ("History (a list of dict)",
                  "Per epoch: epoch, train_loss, valid_loss, valid_score, lr, duration."),
 }
 
 #: the attributes every estimator has after fit, in documentation order
 COMMON = ("n_features_in_", "feature_names_in_", "loss_", "best_loss_", "loss_curve_",
           "validation_scores_", "best_validation_score_", "t_", "n_iter_", "n_layers_",
-          "n_outputs_", "out_activation_", "module_", "device_", "history_")
+          "n_outputs_", "out_activation_", "n_threads_", "module_", "device_", "history_")
 
 _MARKER = re.compile(r"^ *<<attributes:([^>]*)>>$", re.MULTILINE)
 

@@ -120,6 +120,7 @@ _FITTED = {
     "n_outputs_": lambda v, w: _int(v, w, 1, 2**31),
     "n_layers_": lambda v, w: _int(v, w, 1, 2**20),
     "out_activation_": lambda v, w: _str(v, w, longest=32),
+    "n_threads_": lambda v, w: _int(v, w, 1, 2**16),
     "classes_": lambda v, w: _array(v, w, "biufUO"),
     "feature_names_in_": lambda v, w: _array(v, w, "UO"),
     "input_shape_": lambda v, w: _shape(v, w, 3),
