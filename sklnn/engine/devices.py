@@ -89,8 +89,9 @@ def place_module(
 
     On CUDA, convolution weights go channels-last (NHWC), the layout of cuDNN's
     tensor-core kernels; activations follow the weights' layout. Elsewhere they stay
-    (or go back to) the default layout: channels-last was 1.2-1.9x faster on the CPU
-    too, but oneDNN's channels-last weight gradient corrupted the heap in torch 2.15
+    (or go back to) the default layout: channels-last is faster on the CPU too
+    (docs/benchmarks.md), but oneDNN's channels-last weight gradient corrupted the heap in
+    torch 2.15
     (a 1x1 stride-2 convolution on a 2x2 map, ResNet's projection shortcut on 8x8
     digits). Parameters other than 4-D weights are never touched by the layout.
     """

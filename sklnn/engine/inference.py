@@ -37,8 +37,8 @@ def predict_batch_rows(values_per_row: int, device: torch.device) -> int:
 
 
 # Rows from which a prediction builds a channels-last copy (see inference_module): the
-# copy took 1.2 ms for the lecture CNN and 8.5 ms for ResNet-20, 1.5x a one-image forward
-# pass, and saves 15-25% per image.
+# copy costs about one and a half one-image forward passes and saves a fifth or so per
+# image (docs/benchmarks.md), so it pays off from a few dozen rows.
 MIN_ROWS_FOR_COPY = 32
 _channels_last_copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _copies_lock = threading.Lock()
@@ -55,8 +55,8 @@ def inference_module(module: nn.Module, device: torch.device, n_rows: int = MIN_
     """The module to predict with: ``module`` itself, or on the CPU a channels-last copy of
     a convolutional network.
 
-    oneDNN's channels-last convolutions predicted the lecture CNN about 1.6x and ResNet-20
-    about 1.2x faster than the default layout on a 2-core CPU, but the CPU trains in the
+    oneDNN's channels-last convolutions predict convolutional networks faster than the
+    default layout on the CPU (docs/benchmarks.md), but the CPU trains in the
     default layout (see :func:`~sklnn.engine.devices.place_module`). So prediction uses a
     copy, kept while the module lives and rebuilt when any of its tensors changes. A
     network with forward hooks is used as is, so that the hooks see its own layers. The

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 import torch
 
 # Below this many floating-point operations per step (or per predict batch) one thread
-# is used; above it, as many as there are idle cores. On an idle 2-core machine two
-# threads break even at about 1e7 FLOPs per step (a 64-64-64 MLP at batch 200) and win
-# 1.5x at 1.6e8 and 2x on the MNIST MLP (20 epochs: 2.0 s against 3.4-4.9 s). On a busy
-# machine a second OpenMP thread loses 6-250x at every size (``python -m
-# benchmarks.threads_crossover``), which ``idle_cores`` guards against. Results differ in
+# is used; above it, as many as there are idle cores. On an idle machine a second thread
+# breaks even near 1e7 FLOPs per step and pays off above; on a busy one it loses at every
+# size, which ``idle_cores`` guards against (measurements: docs/benchmarks.md and
+# ``python -m benchmarks.threads_crossover``). Results differ in
 # the last bits between thread counts, so for bit-identical refits across machines or
 # loads, call ``torch.set_num_threads(1)`` first: sklnn never raises the count.
 SINGLE_THREAD_FLOPS = 2e7
@@ -101,8 +100,8 @@ def idle_cores() -> int:
     """Cores that other processes left idle, measured by CPU time (re-read at most once a second).
 
     OpenMP threads spin at every barrier, so one that shares its core with
-    another process stalls all the others: on 2 loaded cores a step of a
-    64-128-64-10 network took 277 ms with 2 threads and 13 ms with 1.
+    another process stalls all the others (an order of magnitude slower per
+    step; docs/benchmarks.md).
 
     Other processes' CPU time is the busy time of the cores this process may run
     on (``/proc/stat``) less this process's own, since the previous call. Neither
@@ -110,7 +109,7 @@ def idle_cores() -> int:
     holds this process's own recent work (after a two-threaded fit it reads about
     2), and both counted a phantom runnable task on an idle development machine.
     A core counts as busy once others use a quarter of it: too few threads costs
-    at most a factor of the core count, too many can cost 100x.
+    at most a factor of the core count, too many costs far more.
     """
     global _last_sample, _last_idle
     previous = _last_sample
