@@ -175,6 +175,23 @@ ENGINE_PARAMS: tuple[Param, ...] = (
         "auto" computes in the input's float type on the CPU (as scikit-learn)
         and in float32 on accelerators. "bfloat16"/"float16" autocast the
         forward pass (float16 needs CUDA)."""),
+    # DataLoader settings, for X given as a torch Dataset or a numpy memmap (sklnn.data)
+    Param("num_workers", 0, (Interval(Integral, 0, None, closed="left"),), "int", """
+        Processes that read and validate batches of a Dataset or memmap ``X``
+        in parallel (``torch.utils.data.DataLoader``'s ``num_workers``); 0
+        reads them in the fitting process. Results do not depend on it. Inside
+        a daemonic process (a joblib or Dask worker) it falls back to 0 with a
+        warning. Must stay 0 for in-memory X."""),
+    Param("persistent_workers", False, BOOL, "bool", """
+        Keep the loader's worker processes between epochs (needs
+        ``num_workers >= 1``)."""),
+    Param("prefetch_factor", None, (Interval(Integral, 1, None, closed="left"), None),
+          "int or None", """
+        Batches each loader worker reads ahead (needs ``num_workers >= 1``);
+        None keeps PyTorch's default (2)."""),
+    Param("pin_memory", "auto", (StrOptions({"auto"}), "boolean"), '"auto" or bool', """
+        Copy streamed batches through pinned host memory: "auto" does so for
+        a CUDA device only; True on another device raises."""),
 )
 ENGINE = {p.name: p for p in ENGINE_PARAMS}
 

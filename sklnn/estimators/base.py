@@ -42,6 +42,7 @@ from sklnn.engine.threads import thread_budget, threads_for, worker_share
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._settings import EngineSettings
 from sklnn.estimators._split import TrainingData
+from sklnn.estimators._streaming import StreamedInput
 from sklnn.history import History
 from sklnn.persistence import save as save_estimator
 from sklnn.persistence._registry import register as register_saveable
@@ -60,7 +61,7 @@ def _explain_out_of_memory(batch_size: int):
         ) from exc
 
 
-class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
+class NeuralNetBase(EngineSettings, TrainingData, StreamedInput, BaseEstimator):
     """Engine plumbing shared by all estimators; not for direct use.
 
     Parameters are declared once per estimator (see :class:`EngineSettings`).
@@ -148,7 +149,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
             work._fit_transaction(X, y, sample_weight, incremental, first_pass,
                                   validation_data, classes)
         fitted_state = {k: v for k, v in vars(work).items()
-                        if _is_state(k) and k != "_scoring_data"}  # the data stays the user's
+                        if _is_state(k) and k not in _FIT_ONLY}
         stale = [k for k in vars(self) if _is_state(k) and k not in fitted_state]
         vars(self).update(fitted_state)
         for key in stale:
@@ -164,6 +165,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
 
     def _fit_transaction(self, X, y, sample_weight, incremental, first_pass, validation_data,
                          classes):
+        self._stream_loader = self._loader_settings(streamed=self._streams(X))
         X, y = self._validate_targets_and_features(X, y, incremental=incremental,
                                                    reset=first_pass, classes=classes)
         sample_weight = check_sample_weight(sample_weight, X)
@@ -323,8 +325,14 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
     def _forward(self, X) -> np.ndarray:
         """Validated input to decoded outputs (probabilities or values), as numpy."""
         check_is_fitted(self)
+        if self._streams(X):
+            return self._streamed_outputs(X, self._forward_rows)
         with attributed_to_user():
             X = self._validate_X(X, reset=False)
+        return self._forward_rows(X)
+
+    def _forward_rows(self, X) -> np.ndarray:
+        """Validated rows to decoded outputs."""
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)
@@ -404,6 +412,10 @@ def _predicts_finite(module, train) -> bool:
     """Whether the kept weights give finite outputs on (a batch of) the training data."""
     X = next(iter(train.epoch(None)))[0][:256]
     return bool(torch.isfinite(module(X).float()).all())
+
+
+#: working attributes of a fit that are not part of the fitted model (the data stays the user's)
+_FIT_ONLY = frozenset({"_scoring_data", "_stream_loader"})
 
 
 def _is_state(name: str) -> bool:
