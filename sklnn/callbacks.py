@@ -294,6 +294,9 @@ class Checkpoint(Callback):
     on the CPU with a fixed ``random_state`` gives the same model as a run that
     was never interrupted.
 
+    In a data-parallel fit (``n_processes`` or ``torchrun``) only rank 0 writes
+    the file; every rank reads it when resuming.
+
     Parameters
     ----------
     path : str or path-like

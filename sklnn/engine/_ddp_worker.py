@@ -80,6 +80,7 @@ def fit_in_processes(estimator, n_processes: int, X, y, sample_weight, *, increm
                      validation_data, classes):
     """Fit a copy of ``estimator`` in ``n_processes`` data-parallel worker processes and
     return rank 0's fitted copy; raise :class:`WorkerFailed` when a worker fails."""
+    _check_gpus(estimator.device, n_processes)
     with tempfile.TemporaryDirectory(prefix="sklnn-ddp-") as folder:
         callbacks = estimator.callbacks
         estimator.n_processes = None  # a working copy: the caller's estimator keeps its value
@@ -123,6 +124,22 @@ def fit_in_processes(estimator, n_processes: int, X, y, sample_weight, *, increm
     for category, message in result["warnings"]:
         warnings.warn(message, category, stacklevel=2)  # re-attributed by the caller
     return result["estimator"]
+
+
+def _check_gpus(device, n_processes: int) -> None:
+    import torch
+
+    from sklnn.engine.devices import resolve_device
+
+    if resolve_device(device).type != "cuda":
+        return
+    available = torch.cuda.device_count()
+    if n_processes > available:
+        raise ValueError(
+            f"n_processes={n_processes} on CUDA needs one GPU per process, but {available} "
+            f"{'is' if available == 1 else 'are'} visible. Lower n_processes, or set "
+            "device='cpu' to train in CPU processes."
+        )
 
 
 def _wait(workers, folder: str) -> None:
