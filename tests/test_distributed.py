@@ -54,7 +54,7 @@ import torch
 import torch.distributed as dist
 from sklearn.metrics import log_loss
 from sklnn import MLPClassifierGPU
-from sklnn.callbacks import Checkpoint, EarlyStopping, LRScheduler
+from sklnn.callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler
 from sklnn.engine import Trainer
 
 dist.init_process_group("gloo")
@@ -102,6 +102,20 @@ except ValueError as exc:
     refused = str(exc)
 
 
+class Boom(Callback):
+    def on_epoch_begin(self, trainer, epoch):
+        if rank == 1 and epoch == 2:
+            raise RuntimeError("rank one broke on purpose")
+
+
+# last: rank 1 raises, leaves the group and exits; rank 0 must fail, not wait
+try:
+    MLPClassifierGPU(max_iter=4, callbacks=[Boom()]).fit(X, y)
+    failure = ""
+except RuntimeError as exc:
+    failure = str(exc)
+
+
 def weights(model):
     return [v.tolist() for v in model.module_.state_dict().values()]
 
@@ -118,9 +132,10 @@ json.dump({
     "rule_n_iter": rule.n_iter_, "rule_scores": rule.validation_scores_,
     "rule_weights": weights(rule),
     "shuffled_equal": weights(shuffled[0]) == weights(shuffled[1]),
-    "predict_rows": len(first.predict(X)), "refused": refused,
+    "predict_rows": len(first.predict(X)), "refused": refused, "failure": failure,
 }, open(os.path.join(out, f"rank{rank}.json"), "w"))
-dist.destroy_process_group()
+if rank == 1:
+    dist.destroy_process_group()
 """
 
 
@@ -180,6 +195,8 @@ def test_process_group_ranks_agree_on_uneven_data(tmp_path):
     assert zero["valid_loss"] == pytest.approx(zero["log_loss"], rel=1e-6)
     assert zero["predict_rows"] == 101 and zero["shuffled_equal"]
     assert "n_processes" in zero["refused"] and "None" in zero["refused"]
+    assert one["failure"] == "rank one broke on purpose"
+    assert "another rank failed" in zero["failure"]
 
 
 class _FailsOnRankOne(Callback):

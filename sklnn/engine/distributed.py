@@ -22,6 +22,7 @@ every rank; a callback that stops training on one rank stops all of them.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -101,6 +102,19 @@ def agreed_random_state(random_state):
     return agreed
 
 
+@contextmanager
+def _peers():
+    """Explain a collective that fails because another rank has gone."""
+    try:
+        yield
+    except RuntimeError as exc:
+        raise RuntimeError(
+            f"Data-parallel training stopped on rank {dist.get_rank()}: another rank failed "
+            "or left the process group, so this collective cannot complete. That rank's own "
+            f"error says why. ({exc})"
+        ) from exc
+
+
 def _part(n: int, rank: int, world: int) -> tuple[int, int]:
     """Rank ``rank``'s contiguous part of ``n`` rows: sizes differ by at most one."""
     base, extra = divmod(n, world)
@@ -174,13 +188,15 @@ class DataParallel:
 
     def _broadcast(self, tensor: torch.Tensor) -> None:
         wired = self._on_wire(tensor)
-        dist.broadcast(wired, src=0)
+        with _peers():
+            dist.broadcast(wired, src=0)
         if wired is not tensor:
             tensor.copy_(wired)
 
     def _all_reduce(self, tensor: torch.Tensor) -> torch.Tensor:
         wired = self._on_wire(tensor)
-        dist.all_reduce(wired)
+        with _peers():
+            dist.all_reduce(wired)
         return wired.to(tensor.device)
 
     def reduce_gradients(self, module, loss, normaliser, count):
@@ -217,14 +233,16 @@ class DataParallel:
         """Rank 0's values, on every rank (None entries stay None)."""
         present = [v for v in values if v is not None]
         tensor = torch.tensor(present, dtype=torch.float64, device=self.wire)
-        dist.broadcast(tensor, src=0)
+        with _peers():
+            dist.broadcast(tensor, src=0)
         agreed = iter(tensor.tolist())
         return [None if v is None else next(agreed) for v in values]
 
     def any(self, flag: bool) -> bool:
         """Whether ``flag`` is set on any rank."""
         tensor = torch.tensor([1.0 if flag else 0.0], dtype=torch.float64, device=self.wire)
-        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        with _peers():
+            dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
         return bool(tensor.item() > 0)
 
     def gather_validation(self, batches, *tensors):
@@ -243,7 +261,8 @@ class DataParallel:
                                  device=self.wire)
             padded[:tensor.shape[0]] = tensor.to(self.wire)
             parts = [torch.empty_like(padded) for _ in range(world)]
-            dist.all_gather(parts, padded)
+            with _peers():
+                dist.all_gather(parts, padded)
             blocks = []
             for rank, part in enumerate(parts):
                 start, stop = _part(n, rank, world)
