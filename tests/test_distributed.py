@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -205,12 +206,19 @@ class _FailsOnRankOne(Callback):
             raise RuntimeError("rank one broke on purpose")
 
 
+class _Unpicklable(Callback):
+    def __init__(self):
+        self.lock = threading.Lock()
+
+
 def test_a_failing_worker_fails_fit_clearly_and_leaves_the_estimator_unfitted():
     rng = np.random.RandomState(0)
     X, y = rng.randn(40, 3), np.arange(40) % 2
     for bad, what in ((dict(solver="lbfgs"), "lbfgs"), (dict(batch_norm=True), "batch_norm")):
         with pytest.raises(ValueError, match=what):  # refused before any process starts
             MLPClassifierGPU(n_processes=2, **bad).fit(X, y)
+    with pytest.raises(TypeError, match="cannot be serialised"):
+        MLPClassifierGPU(n_processes=2, callbacks=[_Unpicklable()]).fit(X, y)
     model = MLPRegressorGPU(hidden_layer_sizes=(3,), max_iter=5, n_processes=2,
                             callbacks=[_FailsOnRankOne()])
     started = time.perf_counter()

@@ -93,8 +93,16 @@ def fit_in_processes(estimator, n_processes: int, X, y, sample_weight, *, increm
             "incremental": incremental,
             "classes": classes,
         }
-        with open(os.path.join(folder, "job.pkl"), "wb") as handle:
-            cloudpickle.dump(job, handle)
+        try:
+            with open(os.path.join(folder, "job.pkl"), "wb") as handle:
+                cloudpickle.dump(job, handle)
+        except (TypeError, pickle.PicklingError, AttributeError) as exc:
+            raise TypeError(
+                f"n_processes={n_processes} sends the estimator, its callbacks and the data "
+                f"to worker processes, but they cannot be serialised ({exc}). Keep open "
+                "files, locks and connections out of the callbacks (e.g. EpochLogger(stream=...)"
+                "), or train in one process."
+            ) from exc
         env = dict(os.environ)
         # classes pickled by reference (a user's module) import in the workers as here
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
