@@ -192,6 +192,15 @@ ENGINE_PARAMS: tuple[Param, ...] = (
     Param("pin_memory", "auto", (StrOptions({"auto"}), "boolean"), '"auto" or bool', """
         Copy streamed batches through pinned host memory: "auto" does so for
         a CUDA device only; True on another device raises."""),
+    Param("n_processes", None, (Interval(Integral, 1, None, closed="left"), None),
+          "int or None", """
+        Train data-parallel in this many worker processes that ``fit`` starts
+        (one per GPU on CUDA, gloo on the CPU) and returns from with rank 0's
+        fitted model; works from scripts without a ``__main__`` guard. Each
+        epoch's permutation is split across the processes and their gradients
+        are summed, so ``batch_size`` is the global batch. None (or 1) trains
+        in this process; inside a ``torchrun`` process group leave it None (the
+        group's processes already train data-parallel). See the scaling guide."""),
 )
 ENGINE = {p.name: p for p in ENGINE_PARAMS}
 

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from sklnn._warnings import attributed_to_user, warn_user
 from sklnn.callbacks import check_callbacks
+from sklnn.engine import distributed
+from sklnn.engine._ddp_worker import fit_in_processes
 from sklnn.engine.devices import (
     autocast_dtype,
     compute_dtype,
@@ -138,6 +139,9 @@ class NeuralNetBase(EngineSettings, TrainingData, StreamedInput, BaseEstimator):
             )
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
+        launch = distributed.wanted(self.n_processes)  # raises when it cannot be honoured
+        if launch or distributed.active():
+            distributed.check_supported(self, X, uses_batch_norm=self._uses_batch_norm())
         fitted = hasattr(self, "module_")
         first_pass = not fitted or (not self.warm_start and not incremental)
         # The fit works on a shallow copy and commits every fitted attribute at once at the
@@ -146,8 +150,13 @@ class NeuralNetBase(EngineSettings, TrainingData, StreamedInput, BaseEstimator):
         work = self._view()
         # In a parallel worker the whole fit (weight init included) keeps to its share.
         with attributed_to_user(), thread_budget(worker_share()):
-            work._fit_transaction(X, y, sample_weight, incremental, first_pass,
-                                  validation_data, classes)
+            if launch:  # worker processes train; rank 0's fitted estimator comes back
+                work = fit_in_processes(work, self.n_processes, X, y, sample_weight,
+                                        incremental=incremental,
+                                        validation_data=validation_data, classes=classes)
+            else:
+                work._fit_transaction(X, y, sample_weight, incremental, first_pass,
+                                      validation_data, classes)
         fitted_state = {k: v for k, v in vars(work).items()
                         if _is_state(k) and k not in _FIT_ONLY}
         stale = [k for k in vars(self) if _is_state(k) and k not in fitted_state]
@@ -173,10 +182,10 @@ class NeuralNetBase(EngineSettings, TrainingData, StreamedInput, BaseEstimator):
         y_encoded = self._encode_targets(y)
         n_outputs = y_encoded.shape[1] if y_encoded.ndim == 2 else self._n_outputs_for(y_encoded)
 
-        device = resolve_device(self.device)
+        device = distributed.rank_device(resolve_device(self.device))
         dtype = compute_dtype(self.precision, X.dtype, device)
         mixed = autocast_dtype(self.precision, device)
-        rng = check_random_state(self.random_state)
+        rng = distributed.agreed_random_state(self.random_state)
         # drawn first from the estimator's RandomState, as scikit-learn draws its weights
         initial = self._draw_initial_weights(rng, X.shape[1], n_outputs) if first_pass else None
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -199,6 +208,7 @@ class NeuralNetBase(EngineSettings, TrainingData, StreamedInput, BaseEstimator):
         epochs_before = state.n_iter
         train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
                                    device, dtype)
+        train, valid = distributed.DataParallel.prepare(module, train, valid)
         objective = self._make_objective()
         flops = 3 * train.batch_size * self._flops_per_sample(module)
         with training_rng(module, seed, device), thread_budget(threads_for(flops)), \
