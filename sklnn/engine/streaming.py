@@ -43,7 +43,7 @@ def _release_freed_memory() -> None:
 
     Each batch's buffers are freed, but glibc keeps the holes they leave between
     longer-lived allocations: without this, a process streaming one epoch grew by
-    about a third of the bytes it read (docs/benchmarks.md), growth that scales
+    about a third of the bytes it read (docs/scaling.md), growth that scales
     with the data, which is what streaming must avoid.
     """
     if _MALLOC_TRIM is not None:
