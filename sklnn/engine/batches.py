@@ -14,6 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from sklnn.engine.heap import RELEASE_EVERY, release_freed_memory
+
 # Fraction of free device memory the resident copy of the data may take.
 RESIDENT_FRACTION = 0.5
 # Above this size an epoch gathers rows per batch instead of permuting the whole array once.
@@ -118,10 +120,12 @@ class Batches:
                 # One gather per epoch, then batches are views: fewer dispatches per step.
                 tensors = [None if t is None else t.index_select(0, order) for t in tensors]
                 order = None
-        for rows in self._slices():
+        for index, rows in enumerate(self._slices()):
             if order is None:
                 yield tuple(None if t is None else t[rows] for t in tensors)
             else:
+                if index % RELEASE_EVERY == RELEASE_EVERY - 1:
+                    release_freed_memory()  # each batch's gathered rows are a new buffer
                 idx = order[rows]
                 yield tuple(None if t is None else t.index_select(0, idx) for t in tensors)
 

@@ -9,10 +9,7 @@ loader workers never changes a result. Workers only read and validate rows.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import multiprocessing
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -21,33 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from sklnn._warnings import warn_user
-
-#: Batches between two hand-backs of freed heap memory (see ``_release_freed_memory``).
-RELEASE_EVERY = 32
-
-
-def _glibc_malloc_trim():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c")), "malloc_trim", None)
-    except OSError:
-        return None
-
-
-_MALLOC_TRIM = _glibc_malloc_trim()
-
-
-def _release_freed_memory() -> None:
-    """Hand the heap's free pages back to the system (glibc only).
-
-    Each batch's buffers are freed, but glibc keeps the holes they leave between
-    longer-lived allocations: without this, a process streaming one epoch grew by
-    about a third of the bytes it read (docs/scaling.md), growth that scales
-    with the data, which is what streaming must avoid.
-    """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+from sklnn.engine.heap import RELEASE_EVERY, release_freed_memory
 
 
 @dataclass(frozen=True)
@@ -199,7 +170,7 @@ class StreamedBatches:
         self._sampler.batches = [self.indices[p] for p in positions]
         for index, (rows, X) in enumerate(zip(positions, self._loader)):
             if index % RELEASE_EVERY == RELEASE_EVERY - 1:
-                _release_freed_memory()
+                release_freed_memory()
             idx = torch.from_numpy(rows)
             parts = [None if t is None else t.index_select(0, idx) for t in self.others]
             yield (X.to(self.device, self.dtype, non_blocking=True),
@@ -217,5 +188,5 @@ def streamed_rows(dataset: Dataset, indices: np.ndarray, transform, settings: Lo
     loader = make_loader(dataset, sampler, _Collate(transform, as_tensor=False), settings)
     for index, rows in enumerate(loader):
         if index % RELEASE_EVERY == RELEASE_EVERY - 1:
-            _release_freed_memory()
+            release_freed_memory()
         yield rows
