@@ -41,6 +41,11 @@ from sklnn.engine.state import ProgressState, TrainingStopped
 from sklnn.engine.threads import thread_budget, threads_for, worker_share
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._settings import EngineSettings
+from sklnn.estimators._sklearn_callbacks import (
+    SklearnCallbacks,
+    epoch_tasks,
+    with_sklearn_callbacks,
+)
 from sklnn.estimators._split import TrainingData
 from sklnn.history import History
 from sklnn.persistence import save as save_estimator
@@ -60,7 +65,7 @@ def _explain_out_of_memory(batch_size: int):
         ) from exc
 
 
-class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
+class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, BaseEstimator):
     """Engine plumbing shared by all estimators; not for direct use.
 
     Parameters are declared once per estimator (see :class:`EngineSettings`).
@@ -112,6 +117,7 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
 
     # --------------------------------------------------------------- fitting
+    @with_sklearn_callbacks
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
         self._warn_renamed()
@@ -244,7 +250,8 @@ class NeuralNetBase(EngineSettings, TrainingData, BaseEstimator):
             shuffle_generator=(
                 torch.Generator().manual_seed(seed + 1) if self.shuffle else None
             ),
-            callbacks=[*self._builtin_callbacks(), *check_callbacks(self.callbacks)],
+            callbacks=[*self._builtin_callbacks(), *check_callbacks(self.callbacks),
+                       *epoch_tasks(self)],
             verbose=bool(self.verbose),
             autocast_dtype=mixed,
             compile=self.compile,
