@@ -125,11 +125,14 @@ class TrainingCurveDisplay:
             ``self``, with ``ax_``, ``score_ax_``, ``figure_`` and ``lines_`` set.
         """
         self.figure_, self.ax_ = axes_or_new(ax)
+        from matplotlib.ticker import MaxNLocator
+
         self.lines_ = {}
         for name, values in self.losses.items():
             (self.lines_[name],) = self.ax_.plot(self.epochs, values,
                                                  color=f"C{len(self.lines_)}", label=name)
         self.ax_.set_xlabel("epoch")
+        self.ax_.xaxis.set_major_locator(MaxNLocator(integer=True))
         self.ax_.set_ylabel("loss")
         self.score_ax_ = None
         if self.scores:
