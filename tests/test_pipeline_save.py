@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -75,6 +76,11 @@ def test_untrusted_types_are_refused(tmp_path):
         sklnn.load(path)
     loaded = sklnn.load(path, trusted=[name])
     np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+
+    # an sklnn estimator outside a Pipeline's steps is refused before anything is written
+    with pytest.raises(TypeError, match="steps of a Pipeline.*own save()"):
+        sklnn.save(GridSearchCV(MLPClassifierGPU(), {"alpha": [1e-4]}), tmp_path / "gs.zip")
+    assert not (tmp_path / "gs.zip").exists()
 
     # a manifest that points an estimator at a step without a marker is refused
     with zipfile.ZipFile(path) as archive:

@@ -72,19 +72,19 @@ def save(obj, path) -> None:
     sio = _skops()
     estimators, places = [], []
     stripped = _strip(obj, (), estimators, places)
+    where = ("sklnn.save writes sklnn estimators that are steps of a Pipeline (nested "
+             "Pipelines too); save one held elsewhere (in a GridSearchCV, a ColumnTransformer) "
+             "with its own save() and the rest with skops.")
     try:
         objects = sio.dumps(stripped)
     except Exception as exc:  # skops names what it cannot write
         raise TypeError(f"sklnn.save cannot write this {type(obj).__name__}: skops failed "
-                        f"with {type(exc).__name__}: {exc}") from exc
+                        f"with {type(exc).__name__}: {exc}. {where}") from exc
     hidden = [t for t in sio.get_untrusted_types(data=objects) if t.startswith(("sklnn.",
                                                                                "torch."))]
     if hidden:
-        raise TypeError(
-            f"sklnn.save writes sklnn estimators that are steps of a Pipeline (nested "
-            f"Pipelines too); this {type(obj).__name__} holds {hidden[0]} elsewhere. Save "
-            "the network with its own save() and the rest with skops."
-        )
+        raise TypeError(f"This {type(obj).__name__} holds {hidden[0]} outside a Pipeline's "
+                        f"steps. {where}")
     manifest = {
         "format": "sklnn-bundle", "format_version": BUNDLE_FORMAT,
         "sklnn_version": __version__, "skops_version": _version("skops"),
@@ -235,7 +235,11 @@ def _manifest(archive, infos, budget, where) -> dict:
 def _load_objects(data: bytes, trusted, where):
     sio = _skops()
     trusted = list(trusted or ())
-    untrusted = sio.get_untrusted_types(data=data)
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # a malformed skops member, whatever skops raises for it
+        raise ModelFileError(f"{where}: {OBJECTS} cannot be read: {type(exc).__name__}: "
+                             f"{exc}") from None
     refused = [t for t in untrusted if t not in trusted]
     if refused:
         raise UntrustedTypesError(
@@ -245,7 +249,7 @@ def _load_objects(data: bytes, trusted, where):
         )
     try:
         return sio.loads(data, trusted=untrusted)
-    except Exception as exc:  # a malformed skops member, whatever skops raises for it
+    except Exception as exc:
         raise ModelFileError(f"{where}: {OBJECTS} cannot be read: {type(exc).__name__}: "
                              f"{exc}") from None
 
