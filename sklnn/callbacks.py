@@ -20,6 +20,7 @@ import sys
 import torch
 
 from sklnn._atomic import atomic_write, remove_stale_temporaries
+from sklnn.engine.distributed import writes_here
 from sklnn.engine.hooks import HOOKS
 
 __all__ = [
@@ -293,6 +294,9 @@ class Checkpoint(Callback):
     on the CPU with a fixed ``random_state`` gives the same model as a run that
     was never interrupted.
 
+    In a data-parallel fit (``n_processes`` or ``torchrun``) only rank 0 writes
+    the file; every rank reads it when resuming.
+
     Parameters
     ----------
     path : str or path-like
@@ -362,7 +366,8 @@ class Checkpoint(Callback):
     def on_epoch_end(self, trainer, record):
         epoch = record["epoch"]
         due = bool(self.every) and epoch % self.every == 0
-        if (self.on_best and self._improved(record)) or due:
+        improved = self.on_best and self._improved(record)  # tracked on every rank
+        if (improved or due) and writes_here(trainer):  # written by rank 0 only
             state = trainer.training_state()
             state["checkpoint_best"] = self.best_
             state["callbacks"] = [
@@ -382,6 +387,8 @@ class EpochLogger(Callback):
         self.stream = stream
 
     def on_epoch_end(self, trainer, record):
+        if not writes_here(trainer):
+            return
         parts = [f"epoch {record['epoch']:4d}", f"train_loss {record['train_loss']:.6f}"]
         if record["valid_loss"] is not None:
             parts.append(f"valid_loss {record['valid_loss']:.6f}")
@@ -419,7 +426,7 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, trainer):
         self.bar_ = None
-        self.quiet_ = not self.force and not _interactive()
+        self.quiet_ = (not self.force and not _interactive()) or not writes_here(trainer)
         if self.quiet_:
             return
         try:

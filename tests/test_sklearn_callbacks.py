@@ -73,6 +73,10 @@ def test_scoring_monitor_progress_bar_and_stop(capsys):
     assert clf.n_iter_ == 2 and len(clf.history_) == 2
     assert stop.seen == [("epoch", 0), ("epoch", 1), ("fit", 0)]
 
+    # worker processes would run the epochs away from the callbacks: refused, nothing fitted
+    with pytest.raises(ValueError, match="n_processes=2 the epochs run in worker processes"):
+        _clf(n_processes=2).set_callbacks(stop).fit(X, y)
+
     # L-BFGS has no epochs: the fit is one task
     lbfgs = MLPRegressorGPU(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5,
                             random_state=0).set_callbacks(ScoringMonitor(scoring="r2"))

@@ -175,10 +175,11 @@ class Trainer:
         step = self._optimizer_step
         if weight is None and self._dense:
             loss = self._dense(X, y)  # overwrites every .grad, no zeroing needed
-            norms = self.penalty.add_gradient(X.shape[0])
+            loss, normaliser = self._sync_gradients(loss, X.shape[0], X.shape[0])
+            norms = self.penalty.add_gradient(normaliser)
             self._grad_computed(index)
             step()
-            return loss, X.shape[0], norms
+            return loss, normaliser, norms
         step.zero_grad()
         with self.autocast(), sample_weights(weight):
             raw = self.forward(X)
@@ -188,6 +189,8 @@ class Trainer:
             self._scaler.unscale_(self.optimizer)
         else:
             loss.backward()
+        loss, normaliser = self._sync_gradients(
+            loss, normaliser, X.shape[0] if weight is None else weight.sum())
         norms = self.penalty.add_gradient(normaliser)
         self._grad_computed(index)
         if self._scaler is not None:
@@ -196,6 +199,13 @@ class Trainer:
         else:
             step()
         return loss.detach(), normaliser, norms
+
+    def _sync_gradients(self, loss, normaliser, count):
+        """Data-parallel fits: the global batch's gradients, mean loss and count (see
+        :mod:`sklnn.engine.distributed`); unchanged in a single process."""
+        if self.distributed is None:
+            return loss, normaliser
+        return self.distributed.reduce_gradients(self.module, loss, normaliser, count)
 
     def _grad_computed(self, index) -> None:
         for hook in self._hooks["on_grad_computed"]:
@@ -220,6 +230,8 @@ class Trainer:
                 ws.append(w)
             raw, y = torch.cat(raws), torch.cat(ys)
             w = None if ws[0] is None else torch.cat(ws)
+            if self.distributed is not None:
+                raw, y, w = self.distributed.gather_validation(batches, raw, y, w)
             loss, _ = self.objective.weighted_loss(raw, y, w)
             return loss, self.objective.score(raw, y, w)
         finally:
@@ -252,6 +264,8 @@ class Trainer:
         return self.penalty.epoch_mean_loss(losses, normalisers, norms, rows, batches.n_samples)
 
     _batch_index: int | None = None
+    #: this process's :class:`~sklnn.engine.distributed.DataParallel` role, or None
+    distributed = None
 
     # ---------------------------------------------------------------- compile
     def compile_module(self, module: nn.Module):
@@ -288,11 +302,17 @@ class Trainer:
     # --------------------------------------------------------------- the loop
     def _evaluate(self, train_loss, valid):
         """The epoch's training loss, validation loss and score as floats (one sync)."""
+        if self.distributed is not None:  # every rank decides on rank 0's numbers
+            train_loss = self.distributed.sum(train_loss)
         if valid is None:
-            return train_loss.item(), None, None
-        valid_loss, valid_score = self.validation_step(valid)
-        values = torch.stack([train_loss, valid_loss.double(), valid_score.double()])
-        return tuple(values.tolist())
+            values = [train_loss.item(), None, None]
+        else:
+            valid_loss, valid_score = self.validation_step(valid)
+            values = torch.stack([train_loss, valid_loss.double(), valid_score.double()])
+            values = values.tolist()
+        if self.distributed is not None:
+            values = self.distributed.agree(values)
+        return tuple(values)
 
     def _record(self, state, train_value, valid_loss, valid_score, lr, started) -> dict:
         record = {
@@ -304,7 +324,7 @@ class Trainer:
             "duration": time.perf_counter() - started,
         }
         state.history.append(record)
-        if self.verbose:
+        if self.verbose and (self.distributed is None or self.distributed.rank == 0):
             extra = "" if valid_score is None else f", validation score = {valid_score:.6f}"
             print(f"Iteration {state.n_iter}, loss = {train_value:.8f}{extra}")
         return record
@@ -332,6 +352,7 @@ class Trainer:
 
     def _fit(self, train, valid, state, incremental) -> str:
         self.train_batches = train
+        self.distributed = getattr(train, "distributed", None)  # set by a data-parallel fit
         self.epochs_wanted = 1 if incremental else self.max_epochs
         self.state = state
         self.stop_training = False
@@ -373,6 +394,8 @@ class Trainer:
                 for hook in self._hooks["on_epoch_end"]:
                     if hook(self, record):
                         self.stop_training = True
+                if self.distributed is not None:  # a callback on one rank stops them all
+                    self.stop_training = self.distributed.any(self.stop_training)
                 if self.stop_training:
                     reason = TrainingStopped.CALLBACK
                     break

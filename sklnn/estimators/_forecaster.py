@@ -92,6 +92,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
     """
 
     _declared_params = FORECASTER_PARAMS
+    _accepts_streams = False  # the training targets are built from the input windows
 
     def _check_params(self):
         super()._check_params()

@@ -175,6 +175,32 @@ ENGINE_PARAMS: tuple[Param, ...] = (
         "auto" computes in the input's float type on the CPU (as scikit-learn)
         and in float32 on accelerators. "bfloat16"/"float16" autocast the
         forward pass (float16 needs CUDA)."""),
+    # DataLoader settings, for X given as a torch Dataset or a numpy memmap (sklnn.data)
+    Param("num_workers", 0, (Interval(Integral, 0, None, closed="left"),), "int", """
+        Processes that read and validate batches of a Dataset or memmap ``X``
+        in parallel (``torch.utils.data.DataLoader``'s ``num_workers``); 0
+        reads them in the fitting process. Results do not depend on it. Inside
+        a daemonic process (a joblib or Dask worker) it falls back to 0 with a
+        warning. Must stay 0 for in-memory X."""),
+    Param("persistent_workers", False, BOOL, "bool", """
+        Keep the loader's worker processes between epochs (needs
+        ``num_workers >= 1``)."""),
+    Param("prefetch_factor", None, (Interval(Integral, 1, None, closed="left"), None),
+          "int or None", """
+        Batches each loader worker reads ahead (needs ``num_workers >= 1``);
+        None keeps PyTorch's default (2)."""),
+    Param("pin_memory", "auto", (StrOptions({"auto"}), "boolean"), '"auto" or bool', """
+        Copy streamed batches through pinned host memory: "auto" does so for
+        a CUDA device only; True on another device raises."""),
+    Param("n_processes", None, (Interval(Integral, 1, None, closed="left"), None),
+          "int or None", """
+        Train data-parallel in this many worker processes that ``fit`` starts
+        (one per GPU on CUDA, gloo on the CPU) and returns from with rank 0's
+        fitted model; works from scripts without a ``__main__`` guard. Each
+        epoch's permutation is split across the processes and their gradients
+        are summed, so ``batch_size`` is the global batch. None (or 1) trains
+        in this process; inside a ``torchrun`` process group leave it None (the
+        group's processes already train data-parallel). See the scaling guide."""),
 )
 ENGINE = {p.name: p for p in ENGINE_PARAMS}
 

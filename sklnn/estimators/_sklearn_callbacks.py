@@ -69,6 +69,13 @@ def with_sklearn_callbacks(fit):
     def wrapper(estimator, X, y, sample_weight=None, *, incremental=False, **kwargs):
         if not AVAILABLE or not getattr(estimator, "_skl_callbacks", None):
             return fit(estimator, X, y, sample_weight, incremental=incremental, **kwargs)
+        n_processes = getattr(estimator, "n_processes", None)
+        if n_processes is not None and n_processes > 1:
+            raise ValueError(
+                f"scikit-learn's callbacks (set_callbacks) follow a fit in this process, but "
+                f"with n_processes={n_processes} the epochs run in worker processes. Use "
+                "n_processes=None, or sklnn's own callbacks (the `callbacks` parameter)."
+            )
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         stochastic = estimator.solver != "lbfgs"
         epochs = (1 if incremental else estimator.max_iter) if stochastic else 0

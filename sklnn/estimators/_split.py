@@ -10,6 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklnn._warnings import warn_user
 from sklnn.engine.batches import Batches
 from sklnn.engine.solvers import STOCHASTIC_SOLVERS
+from sklnn.estimators._streaming import StreamedX
 
 
 class TrainingData:
@@ -29,8 +30,11 @@ class TrainingData:
                     + "."
                 )
             X_val, y_val = validation_data
-            X_val = self._validate_X(X_val, reset=False)
-            _warn_if_rescaled(X, X_val)
+            if self._streams(X_val):
+                X_val = self._validate_streamed_X(X_val, reset=False)
+            else:
+                X_val = self._validate_X(X_val, reset=False)
+                _warn_if_rescaled(X, X_val)
             y_val = self._check_validation_targets(y_val, X_val)
             valid = (X_val, self._encode_targets(y_val), None)
         elif self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
@@ -68,16 +72,22 @@ class TrainingData:
                 f"batch_norm=True needs at least 2 training samples, got n_samples={n}; add "
                 "samples or set batch_norm=False."
             )
-        train = Batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
-                        other_dtypes=[target_dtype, dtype], batch_size=batch_size,
-                        min_batch=min_batch)
+        train = self._batches(X, [y_encoded, sample_weight], device=device, dtype=dtype,
+                              other_dtypes=[target_dtype, dtype], batch_size=batch_size,
+                              min_batch=min_batch)
         # the validated host arrays, for callbacks that score the model (EpochScoring)
         self._scoring_data = {"train": (X, y_encoded, sample_weight), "valid": valid}
         if valid is not None:
-            valid = Batches(valid[0], [valid[1], valid[2]], device=device, dtype=dtype,
-                            other_dtypes=[target_dtype, dtype],
-                            batch_size=max(batch_size, 4096))
+            valid = self._batches(valid[0], [valid[1], valid[2]], device=device, dtype=dtype,
+                                  other_dtypes=[target_dtype, dtype],
+                                  batch_size=max(batch_size, 4096))
         return train, valid
+
+    def _batches(self, X, others, **settings):
+        """Batches sliced from arrays in memory, or streamed from a Dataset or memmap."""
+        if isinstance(X, StreamedX):
+            return self._streamed_batches(X, others, **settings)
+        return Batches(X, others, **settings)
 
     def _mid_fit_model(self, module, device, dtype):
         """A view of this (working) estimator that predicts with ``module`` as it is now,

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from sklnn._warnings import attributed_to_user, warn_user
 from sklnn.callbacks import check_callbacks
+from sklnn.engine import distributed
+from sklnn.engine._ddp_worker import fit_in_processes
 from sklnn.engine.devices import (
     autocast_dtype,
     compute_dtype,
@@ -47,6 +48,7 @@ from sklnn.estimators._sklearn_callbacks import (
     with_sklearn_callbacks,
 )
 from sklnn.estimators._split import TrainingData
+from sklnn.estimators._streaming import StreamedInput
 from sklnn.history import History
 from sklnn.persistence import save as save_estimator
 from sklnn.persistence._registry import register as register_saveable
@@ -65,7 +67,8 @@ def _explain_out_of_memory(batch_size: int):
         ) from exc
 
 
-class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, BaseEstimator):
+class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInput,
+                    BaseEstimator):
     """Engine plumbing shared by all estimators; not for direct use.
 
     Parameters are declared once per estimator (see :class:`EngineSettings`).
@@ -143,6 +146,9 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, BaseEstimato
             )
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
+        launch = distributed.wanted(self.n_processes)  # raises when it cannot be honoured
+        if launch or distributed.active():
+            distributed.check_supported(self, X, uses_batch_norm=self._uses_batch_norm())
         fitted = hasattr(self, "module_")
         first_pass = not fitted or (not self.warm_start and not incremental)
         # The fit works on a shallow copy and commits every fitted attribute at once at the
@@ -151,10 +157,15 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, BaseEstimato
         work = self._view()
         # In a parallel worker the whole fit (weight init included) keeps to its share.
         with attributed_to_user(), thread_budget(worker_share()):
-            work._fit_transaction(X, y, sample_weight, incremental, first_pass,
-                                  validation_data, classes)
+            if launch:  # worker processes train; rank 0's fitted estimator comes back
+                work = fit_in_processes(work, self.n_processes, X, y, sample_weight,
+                                        incremental=incremental,
+                                        validation_data=validation_data, classes=classes)
+            else:
+                work._fit_transaction(X, y, sample_weight, incremental, first_pass,
+                                      validation_data, classes)
         fitted_state = {k: v for k, v in vars(work).items()
-                        if _is_state(k) and k != "_scoring_data"}  # the data stays the user's
+                        if _is_state(k) and k not in _FIT_ONLY}
         stale = [k for k in vars(self) if _is_state(k) and k not in fitted_state]
         vars(self).update(fitted_state)
         for key in stale:
@@ -170,6 +181,7 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, BaseEstimato
 
     def _fit_transaction(self, X, y, sample_weight, incremental, first_pass, validation_data,
                          classes):
+        self._stream_loader = self._loader_settings(streamed=self._streams(X))
         X, y = self._validate_targets_and_features(X, y, incremental=incremental,
                                                    reset=first_pass, classes=classes)
         sample_weight = check_sample_weight(sample_weight, X)
@@ -177,10 +189,10 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, BaseEstimato
         y_encoded = self._encode_targets(y)
         n_outputs = y_encoded.shape[1] if y_encoded.ndim == 2 else self._n_outputs_for(y_encoded)
 
-        device = resolve_device(self.device)
+        device = distributed.rank_device(resolve_device(self.device))
         dtype = compute_dtype(self.precision, X.dtype, device)
         mixed = autocast_dtype(self.precision, device)
-        rng = check_random_state(self.random_state)
+        rng = distributed.agreed_random_state(self.random_state)
         # drawn first from the estimator's RandomState, as scikit-learn draws its weights
         initial = self._draw_initial_weights(rng, X.shape[1], n_outputs) if first_pass else None
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -203,6 +215,7 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, BaseEstimato
         epochs_before = state.n_iter
         train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
                                    device, dtype)
+        train, valid = distributed.DataParallel.prepare(module, train, valid)
         objective = self._make_objective()
         flops = 3 * train.batch_size * self._flops_per_sample(module)
         with training_rng(module, seed, device), thread_budget(threads_for(flops)), \
@@ -330,8 +343,14 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, BaseEstimato
     def _forward(self, X) -> np.ndarray:
         """Validated input to decoded outputs (probabilities or values), as numpy."""
         check_is_fitted(self)
+        if self._streams(X):
+            return self._streamed_outputs(X, self._forward_rows)
         with attributed_to_user():
             X = self._validate_X(X, reset=False)
+        return self._forward_rows(X)
+
+    def _forward_rows(self, X) -> np.ndarray:
+        """Validated rows to decoded outputs."""
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)
@@ -411,6 +430,10 @@ def _predicts_finite(module, train) -> bool:
     """Whether the kept weights give finite outputs on (a batch of) the training data."""
     X = next(iter(train.epoch(None)))[0][:256]
     return bool(torch.isfinite(module(X).float()).all())
+
+
+#: working attributes of a fit that are not part of the fitted model (the data stays the user's)
+_FIT_ONLY = frozenset({"_scoring_data", "_stream_loader"})
 
 
 def _is_state(name: str) -> bool:

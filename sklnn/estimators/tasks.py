@@ -38,7 +38,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
     _stratify = True
 
     def _validate_targets_and_features(self, X, y, *, incremental, reset, classes):
-        X, y = self._validate_X_y(X, y, reset=reset, y_numeric=False)
+        X, y = self._validate_input(X, y, reset=reset, y_numeric=False)
         check_classification_targets(y)
         if incremental and not hasattr(self, "classes_"):
             if classes is None:
@@ -175,18 +175,23 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         return model._label_binarizer.inverse_transform(proba)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, validation_data=None):
+    def fit(self, X, y=None, sample_weight=None, *, validation_data=None):
         """Train the network on (X, y).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_classes)
-            Labels, or a binary indicator matrix for multilabel problems.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or Dataset
+            A ``torch.utils.data.Dataset`` or a ``numpy.memmap`` is streamed a
+            batch at a time (see :mod:`sklnn.data`).
+        y : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
+            Labels, or a binary indicator matrix for multilabel problems. None
+            only when X is a Dataset of ``(x, y)`` pairs: the labels are read
+            from it.
         sample_weight : array-like of shape (n_samples,), default=None
         validation_data : tuple (X_val, y_val), default=None
-            Validation set used instead of a split of X when scoring epochs
-            and for early stopping. It is used exactly as given: inside a
+            Validation set (``X_val`` may be a Dataset or memmap) used instead
+            of a split of X when scoring epochs and for early stopping. It is
+            used exactly as given: inside a
             ``Pipeline`` (``pipe.fit(X, y, est__validation_data=...)``) the
             estimator receives transformed X but untransformed ``X_val``, so
             transform it first (``pipe[:-1].transform(X_val)`` after fitting the
@@ -231,7 +236,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
     """Regressor behaviour: one or several numeric outputs."""
 
     def _validate_targets_and_features(self, X, y, *, incremental, reset, classes):
-        X, y = self._validate_X_y(X, y, reset=reset, y_numeric=True)
+        X, y = self._validate_input(X, y, reset=reset, y_numeric=True)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
                 "Some value(s) of y are negative which is not allowed for Poisson regression."
@@ -282,17 +287,22 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         return out.ravel() if out.shape[1] == 1 else out
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, validation_data=None):
+    def fit(self, X, y=None, sample_weight=None, *, validation_data=None):
         """Train the network on (X, y).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or Dataset
+            A ``torch.utils.data.Dataset`` or a ``numpy.memmap`` is streamed a
+            batch at a time (see :mod:`sklnn.data`).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            None only when X is a Dataset of ``(x, y)`` pairs: the targets are
+            read from it.
         sample_weight : array-like of shape (n_samples,), default=None
         validation_data : tuple (X_val, y_val), default=None
-            Validation set used instead of a split of X when scoring epochs
-            and for early stopping. It is used exactly as given: inside a
+            Validation set (``X_val`` may be a Dataset or memmap) used instead
+            of a split of X when scoring epochs and for early stopping. It is
+            used exactly as given: inside a
             ``Pipeline`` (``pipe.fit(X, y, est__validation_data=...)``) the
             estimator receives transformed X but untransformed ``X_val``, so
             transform it first (``pipe[:-1].transform(X_val)`` after fitting the
