@@ -38,6 +38,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from sklnn import CNNImageClassifier  # noqa: E402
 from sklnn.callbacks import EpochLogger  # noqa: E402
 from sklnn.datasets import mnist_train_test_split  # noqa: E402
+from sklnn.plot import MisclassifiedImagesDisplay, TrainingCurveDisplay  # noqa: E402
 
 OUTPUT = Path(os.environ.get("SKLNN_EXAMPLES_OUTPUT")
               or Path(__file__).resolve().parent / "output")
@@ -65,31 +66,22 @@ def mnist(epochs: int, device: str, quick: bool) -> None:
           f"with 60k images); {clf.n_iter_} epochs in {seconds:.0f} s on {clf.device_}")
 
     OUTPUT.mkdir(exist_ok=True)
-    epochs_run = [record["epoch"] for record in clf.history_]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs_run, [r["train_loss"] for r in clf.history_], label="training")
-    ax_loss.plot(epochs_run, [r["valid_loss"] for r in clf.history_], label="test")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
-    ax_loss.legend()
-    ax_acc.plot(epochs_run, [r["valid_score"] for r in clf.history_], color="C1")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Test accuracy")
+    # sklnn.plot's displays: losses on the left axis, the test accuracy on the right one
+    fig, ax = plt.subplots(figsize=(7, 4))
+    curves = TrainingCurveDisplay.from_estimator(clf, ax=ax)
+    curves.ax_.set(ylabel="cross-entropy", title="Loss and test accuracy per epoch")
+    curves.score_ax_.set_ylabel("test accuracy")
     fig.tight_layout()
     fig.savefig(OUTPUT / "cnn_mnist_curves.png", dpi=120)
     plt.close(fig)
 
-    predicted = clf.predict(X_test)
-    wrong = np.flatnonzero(predicted != y_test)[:24]
-    fig, axes = plt.subplots(3, 8, figsize=(10, 4.2))
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, index in zip(axes.ravel(), wrong):
-        ax.imshow(X_test[index], cmap="gray_r")
-        ax.set_title(f"{y_test[index]} as {predicted[index]}", fontsize=9)
-    fig.suptitle(f"Misclassified test digits ({len(np.flatnonzero(predicted != y_test))} "
-                 f"of {len(y_test)}): true as predicted")
-    fig.tight_layout()
-    fig.savefig(OUTPUT / "cnn_mnist_misclassified.png", dpi=120)
-    plt.close(fig)
+    wrong = MisclassifiedImagesDisplay.from_estimator(clf, X_test, y_test, max_images=24,
+                                                      n_cols=8)
+    n_wrong = int((clf.predict(X_test) != y_test).sum())
+    wrong.figure_.suptitle(f"Misclassified test digits ({n_wrong} of {len(y_test)})")
+    wrong.figure_.tight_layout()
+    wrong.figure_.savefig(OUTPUT / "cnn_mnist_misclassified.png", dpi=120)
+    plt.close(wrong.figure_)
     print(f"plots saved to {OUTPUT}")
 
 

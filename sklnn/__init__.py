@@ -13,7 +13,7 @@ from sklnn.estimators._forecaster import RNNForecaster
 from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
 from sklnn.estimators._resnet import ResNetClassifier
 from sklnn.estimators._rnn_classifier import RNNClassifier
-from sklnn.persistence import load
+from sklnn.persistence import load, save
 from sklnn.windows import make_windows
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "datasets",
     "load",
     "make_windows",
+    "save",
 ]

@@ -42,6 +42,11 @@ from sklnn.engine.state import ProgressState, TrainingStopped
 from sklnn.engine.threads import thread_budget, threads_for, worker_share
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._settings import EngineSettings
+from sklnn.estimators._sklearn_callbacks import (
+    SklearnCallbacks,
+    epoch_tasks,
+    with_sklearn_callbacks,
+)
 from sklnn.estimators._split import TrainingData
 from sklnn.estimators._streaming import StreamedInput
 from sklnn.history import History
@@ -62,7 +67,8 @@ def _explain_out_of_memory(batch_size: int):
         ) from exc
 
 
-class NeuralNetBase(EngineSettings, TrainingData, StreamedInput, BaseEstimator):
+class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInput,
+                    BaseEstimator):
     """Engine plumbing shared by all estimators; not for direct use.
 
     Parameters are declared once per estimator (see :class:`EngineSettings`).
@@ -114,6 +120,7 @@ class NeuralNetBase(EngineSettings, TrainingData, StreamedInput, BaseEstimator):
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
 
     # --------------------------------------------------------------- fitting
+    @with_sklearn_callbacks
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
         self._warn_renamed()
@@ -256,7 +263,8 @@ class NeuralNetBase(EngineSettings, TrainingData, StreamedInput, BaseEstimator):
             shuffle_generator=(
                 torch.Generator().manual_seed(seed + 1) if self.shuffle else None
             ),
-            callbacks=[*self._builtin_callbacks(), *check_callbacks(self.callbacks)],
+            callbacks=[*self._builtin_callbacks(), *check_callbacks(self.callbacks),
+                       *epoch_tasks(self)],
             verbose=bool(self.verbose),
             autocast_dtype=mixed,
             compile=self.compile,

@@ -8,10 +8,14 @@ from a stranger cannot run code; and it checks every size the file declares agai
 memory budget before allocating anything, so a file cannot exhaust memory either. What
 loading does not protect against (a deliberately altered but well-formed model) is in
 docs/persistence.md. Writes are atomic: a crash mid-save leaves the old file intact.
+
+A scikit-learn ``Pipeline`` with sklnn steps is saved as one file too (``save`` and
+``load`` handle both): its sklnn steps in this format, everything else with skops, whose
+loader builds only the types it trusts (see ``sklnn/persistence/_bundle.py``).
 """
 
+from sklnn.persistence._bundle import UntrustedTypesError, load, save
 from sklnn.persistence._codec import ModelFileError
-from sklnn.persistence._io import load, save
 from sklnn.persistence._schema import FORMAT_VERSION
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "load", "save"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "UntrustedTypesError", "load", "save"]

@@ -1,0 +1,96 @@
+"""sklnn.save / sklnn.load of Pipelines with sklnn steps: skops for the rest, no pickle."""
+
+import json
+import re
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import sklnn
+from sklnn import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.persistence import ModelFileError, UntrustedTypesError
+
+pytest.importorskip("skops", reason="saving a Pipeline needs skops (pipeline extra)")
+
+
+class Doubler(TransformerMixin, BaseEstimator):
+    """A user-defined step: not a type skops trusts by default."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return 2 * np.asarray(X)
+
+
+def _data():
+    X = np.random.RandomState(0).randn(60, 5)
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pipeline_round_trip(tmp_path):
+    X, y = _data()
+    clf = MLPClassifierGPU(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    pipe = make_pipeline(StandardScaler(), clf).fit(X, y)
+    # a nested pipeline: the network is the last step of the outer pipeline's second step
+    nested = make_pipeline(StandardScaler(), make_pipeline(
+        PCA(n_components=3), MLPRegressorGPU(hidden_layer_sizes=(4,), max_iter=2,
+                                             random_state=0))).fit(X, X[:, 2])
+    for model, method, place in ((pipe, "predict_proba", [1]), (nested, "predict", [1, 1])):
+        path = tmp_path / f"{method}.zip"
+        sklnn.save(model, path)
+        with zipfile.ZipFile(path) as archive:
+            names = sorted(archive.namelist())
+            manifest = json.loads(archive.read("bundle.json"))
+        assert names == ["bundle.json", "estimator-0.sklnn", "objects.skops"]
+        assert manifest["estimators"] == [{"member": "estimator-0.sklnn", "path": place}]
+        loaded = sklnn.load(path)
+        assert repr(loaded) == repr(model)
+        np.testing.assert_array_equal(getattr(loaded, method)(X), getattr(model, method)(X))
+    # the caller's pipeline is untouched, and a bare estimator stays a plain model file
+    assert pipe.steps[-1][1] is clf
+    sklnn.save(clf, tmp_path / "clf.sklnn")
+    with zipfile.ZipFile(tmp_path / "clf.sklnn") as archive:
+        assert sorted(archive.namelist()) == ["metadata.json", "weights.npz"]
+    np.testing.assert_array_equal(sklnn.load(tmp_path / "clf.sklnn").predict(X[:, :5]),
+                                  clf.predict(X[:, :5]))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_untrusted_types_are_refused(tmp_path):
+    X, y = _data()
+    pipe = make_pipeline(Doubler(), MLPClassifierGPU(hidden_layer_sizes=(4,), max_iter=2,
+                                                     random_state=0)).fit(X, y)
+    path = tmp_path / "pipe.zip"
+    sklnn.save(pipe, path)
+    name = f"{Doubler.__module__}.Doubler"
+    with pytest.raises(UntrustedTypesError, match=re.escape(
+            f"does not trust by default: [{name!r}]. Building them may run their code")):
+        sklnn.load(path)
+    loaded = sklnn.load(path, trusted=[name])
+    np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+
+    # an sklnn estimator outside a Pipeline's steps is refused before anything is written
+    with pytest.raises(TypeError, match="steps of a Pipeline.*own save()"):
+        sklnn.save(GridSearchCV(MLPClassifierGPU(), {"alpha": [1e-4]}), tmp_path / "gs.zip")
+    assert not (tmp_path / "gs.zip").exists()
+
+    # a manifest that points an estimator at a step without a marker is refused
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    members["bundle.json"] = json.dumps(
+        {**json.loads(members["bundle.json"]),
+         "estimators": [{"member": "estimator-0.sklnn", "path": [0]}]}).encode()
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    with pytest.raises(ModelFileError, match=r"estimator 0 at step \[0\]"):
+        sklnn.load(bad, trusted=[name])
