@@ -22,6 +22,7 @@ import pytest
 
 import sklnn
 import sklnn.callbacks
+import sklnn.data
 import sklnn.datasets
 import sklnn.engine
 import sklnn.estimators
@@ -29,12 +30,13 @@ import sklnn.history
 import sklnn.modules
 import sklnn.parallel
 import sklnn.persistence
+import sklnn.plot
 import sklnn.summary
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC_PACKAGES = [sklnn, sklnn.callbacks, sklnn.datasets, sklnn.summary, sklnn.history,
-                   sklnn.persistence, sklnn.parallel, sklnn.estimators, sklnn.modules,
-                   sklnn.engine]
+PUBLIC_PACKAGES = [sklnn, sklnn.callbacks, sklnn.data, sklnn.datasets, sklnn.summary,
+                   sklnn.history, sklnn.persistence, sklnn.parallel, sklnn.plot,
+                   sklnn.estimators, sklnn.modules, sklnn.engine]
 # Examples that save figures, and how many (the CIFAR-10 one is shown but not run).
 FIGURES = {"cnn_mnist": 2, "gaussian_blobs": 1, "resnet_degradation": 1, "rnn_forecasting": 1}
 BUILD_TIMEOUT_S = 600  # a hang must not block the suite; the build takes 1-2 minutes on 2 cores
