@@ -4,11 +4,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklnn import (
     CNNImageClassifier,
+    CNNSequenceClassifier,
     MLPClassifierGPU,
     MLPRegressorGPU,
     ResNetClassifier,
     RNNClassifier,
     RNNForecaster,
+    SeasonalNaive,
 )
 
 # Small, fast settings; the checks exercise behaviour, not accuracy at scale. On CUDA,
@@ -26,6 +28,9 @@ ESTIMATORS = [
                   max_iter=100, random_state=0),
     RNNClassifier(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
                   max_iter=100, random_state=0),
+    CNNSequenceClassifier(filters=(8, 8), kernel_sizes=(3, 3), learning_rate_init=0.02,
+                          max_iter=50, random_state=0),
+    SeasonalNaive(),
 ]
 
 

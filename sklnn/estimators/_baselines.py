@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklnn.estimators._forecast_transforms import _following_index
 from sklnn.estimators._recurrent import _SequenceInput
-from sklnn.validation import check_int, to_host
+from sklnn.validation import check_int, check_sample_weight, to_host
 
 
 class SeasonalNaive(_SequenceInput, RegressorMixin, BaseEstimator):
@@ -73,13 +73,18 @@ class SeasonalNaive(_SequenceInput, RegressorMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, T) or (n_samples, T, F)
         y : array-like of shape (n_samples,) or (n_samples, horizon)
-        sample_weight : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Checked, then unused: nothing is learnt.
 
         Returns
         -------
         self
         """
         rows, y = self._validated_rows_and_targets(X, y, True, True)
+        sample_weight = check_sample_weight(sample_weight, rows)
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            raise ValueError("sample_weight is zero everywhere; give some window a positive "
+                             "weight.")
         steps, features = self.sequence_shape_
         if self.season_length > steps:
             raise ValueError(f"season_length={self.season_length} is longer than the "

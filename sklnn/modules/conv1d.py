@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from sklnn.modules.randomness import Dropout
 from sklnn.modules.rnn import sequence_lengths
@@ -26,14 +27,16 @@ class ConvBlock1d(nn.Module):
                  norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
                  act_layer: Callable[[], nn.Module] = nn.ReLU) -> None:
         super().__init__()
+        # zeros on both sides keep the length ("same"); explicit, because torch's "same"
+        # warns about (and copies for) even kernels
+        self.pad = ((kernel_size - 1) // 2, kernel_size // 2)
         # a norm's shift makes the conv bias redundant
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, padding="same",
-                              bias=norm_layer is None)
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, bias=norm_layer is None)
         self.norm = norm_layer(out_channels) if norm_layer is not None else nn.Identity()
         self.act = act_layer()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.conv(x)))
+        return self.act(self.norm(self.conv(F.pad(x, self.pad))))
 
 
 class ConvSequenceNetwork(nn.Module):
