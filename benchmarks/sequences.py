@@ -31,7 +31,6 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from sklnn import CNNSequenceClassifier, RNNClassifier, RNNForecaster, SeasonalNaive, make_windows
 from sklnn.datasets import make_sine_series

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-
 from sklnn.estimators._mlp import ACTIVATION
-from sklnn.estimators._params import BOOL, CLASS_WEIGHT, FRACTION, SIZES, Param, check_sizes, \
-    engine_params
+from sklnn.estimators._params import (
+    BOOL,
+    CLASS_WEIGHT,
+    FRACTION,
+    SIZES,
+    Param,
+    check_sizes,
+    engine_params,
+)
 from sklnn.estimators._recurrent import _SequenceInput
 from sklnn.estimators._rnn_classifier import PADDING_VALUE
 from sklnn.estimators.tasks import NeuralClassifier

@@ -26,6 +26,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from sklnn.engine.objectives import RegressionLoss
+
 
 @dataclasses.dataclass(frozen=True)
 class WindowContext:
@@ -101,3 +103,52 @@ def _following_index(index: pd.Index, steps: int) -> pd.Index:
     return pd.RangeIndex(len(index), len(index) + steps)
 
 
+class _LastForecastScore(RegressionLoss):
+    """Sequence-to-sequence objective: loss on every step's forecasts, score on the last's.
+
+    Early stopping then keeps the weights that forecast best after the whole
+    window, which is what ``predict`` returns.
+    """
+
+    def __init__(self, loss: str, horizon: int) -> None:
+        super().__init__(loss)
+        self.horizon = horizon
+
+    def score(self, raw, y, weight=None):
+        return super().score(raw[:, -self.horizon:], y[:, -self.horizon:], weight)
+
+
+def _check_quantiles(value):
+    levels = np.asarray(value, dtype=np.float64).ravel() if np.ndim(value) else np.array([])
+    if (len(levels) == 0 or not np.all((levels > 0) & (levels < 1))
+            or not np.all(np.diff(levels) > 0)):
+        raise ValueError(f"quantiles must be increasing levels in (0, 1), e.g. (0.1, 0.5, 0.9); "
+                         f"got {value!r}.")
+
+
+def history_windows(values: np.ndarray, window_steps: int, features: int, steps: int,
+                    horizon: int) -> np.ndarray:
+    """The windows ``forecast`` starts from: one per series of ``values``, 2-D for a
+    univariate model, (1, length, F) for a multivariate one."""
+    if features > 1:
+        if values.ndim != 2 or values.shape[1] != features:
+            raise ValueError(
+                f"history must be a time-major array of shape (length, {features}); "
+                f"got shape {values.shape}."
+            )
+        if steps > horizon:
+            raise ValueError(
+                f"steps={steps} exceeds the trained horizon {horizon}; recursive "
+                "forecasts need a univariate model (the other features are not forecast)."
+            )
+        windows = values[None, :, :]
+    elif values.ndim in (1, 2):
+        windows = values.reshape(-1, values.shape[-1]) if values.ndim == 2 else values[None]
+    else:
+        raise ValueError(f"history must be 1-D or 2-D; got shape {values.shape}.")
+    length = windows.shape[1]
+    if length < window_steps:
+        raise ValueError(
+            f"history has {length} steps but the model reads windows of {window_steps}."
+        )
+    return windows

@@ -10,10 +10,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from sklnn.engine.objectives import QuantileLoss, RegressionLoss
+from sklnn.engine.objectives import QuantileLoss
 from sklnn.estimators._forecast_transforms import (
+    _check_quantiles,
     _following_index,
+    _LastForecastScore,
     _weighted_moments,
+    history_windows,
     windows_to_model,
 )
 from sklnn.estimators._params import BOOL, Param, engine_params
@@ -379,27 +382,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         check_int("steps", steps, 1)
         window_steps, features = self.sequence_shape_
         values = np.asarray(to_host(history), dtype=np.float64)
-        if features > 1:
-            if values.ndim != 2 or values.shape[1] != features:
-                raise ValueError(
-                    f"history must be a time-major array of shape (length, {features}); "
-                    f"got shape {values.shape}."
-                )
-            if steps > self.horizon_:
-                raise ValueError(
-                    f"steps={steps} exceeds the trained horizon {self.horizon_}; recursive "
-                    "forecasts need a univariate model (the other features are not forecast)."
-                )
-            windows = values[None, :, :]
-        elif values.ndim in (1, 2):
-            windows = values.reshape(-1, values.shape[-1]) if values.ndim == 2 else values[None]
-        else:
-            raise ValueError(f"history must be 1-D or 2-D; got shape {values.shape}.")
-        length = windows.shape[1]
-        if length < window_steps:
-            raise ValueError(
-                f"history has {length} steps but the model reads windows of {window_steps}."
-            )
+        windows = history_windows(values, window_steps, features, steps, self.horizon_)
         windows = windows[:, -window_steps:]
         forecasts = []
         produced = 0
@@ -416,26 +399,3 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
             return pd.Series(result, index=_following_index(history.index, steps),
                              name=history.name)
         return result
-
-
-class _LastForecastScore(RegressionLoss):
-    """Sequence-to-sequence objective: loss on every step's forecasts, score on the last's.
-
-    Early stopping then keeps the weights that forecast best after the whole
-    window, which is what ``predict`` returns.
-    """
-
-    def __init__(self, loss: str, horizon: int) -> None:
-        super().__init__(loss)
-        self.horizon = horizon
-
-    def score(self, raw, y, weight=None):
-        return super().score(raw[:, -self.horizon:], y[:, -self.horizon:], weight)
-
-
-def _check_quantiles(value):
-    levels = np.asarray(value, dtype=np.float64).ravel() if np.ndim(value) else np.array([])
-    if (len(levels) == 0 or not np.all((levels > 0) & (levels < 1))
-            or not np.all(np.diff(levels) > 0)):
-        raise ValueError(f"quantiles must be increasing levels in (0, 1), e.g. (0.1, 0.5, 0.9); "
-                         f"got {value!r}.")
