@@ -247,15 +247,26 @@ def forecast_table() -> str:
         train, actual = values[:-horizon], values[-horizon:]
         X, y = make_windows(train, lookback=season, horizon=horizon)
         candidates = {
-            "seasonal naive": SeasonalNaive(season_length=season).fit(X, y).forecast(
-                train, steps=horizon),
-            "ETS (statsmodels)": ets_forecast(train, season, horizon),
-            "RNNForecaster (defaults)": rnn_forecast(train, season, horizon),
+            "seasonal naive": [SeasonalNaive(season_length=season).fit(X, y).forecast(
+                train, steps=horizon)],
+            "ETS (statsmodels)": [ets_forecast(train, season, horizon)],
+            # tiny training sets: the seed matters, so three seeds, their mean and range
+            "RNNForecaster (defaults), 3 seeds": [rnn_forecast(train, season, horizon, seed=s)
+                                                  for s in range(3)],
         }
-        for model, forecast in candidates.items():
-            rows.append((name, model, f"{smape(actual, forecast):.2f}",
-                         f"{mase(actual, forecast, train, season):.3f}"))
+        for model, forecasts in candidates.items():
+            rows.append((name, model,
+                         _spread([smape(actual, f) for f in forecasts]),
+                         _spread([mase(actual, f, train, season) for f in forecasts], 3)))
     return _table(("series", "model", "sMAPE %", "MASE"), rows)
+
+
+def _spread(values, digits=2):
+    """One value, or the mean and the range of several."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return (f"{np.mean(values):.{digits}f} ({np.min(values):.{digits}f}-"
+            f"{np.max(values):.{digits}f})")
 
 
 def defaults_table() -> str:
