@@ -57,6 +57,10 @@ class WindowContext:
         return y
 
 
+#: no transform: for rows already in model units
+IDENTITY = WindowContext(np.zeros(1), np.zeros(1), np.ones(1), 0)
+
+
 def windows_to_model(sequences: np.ndarray, *, differencing: int, instance_norm: bool,
                      target_feature: int):
     """Raw windows (n, T, F) to model units, and the context that inverts their targets."""

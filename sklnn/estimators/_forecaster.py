@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklnn.engine.objectives import QuantileLoss
 from sklnn.estimators._forecast_transforms import (
+    IDENTITY,
     _check_quantiles,
     _following_index,
     _LastForecastScore,
@@ -341,6 +342,14 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
             raise ValueError(f"predict_quantiles needs loss='quantile'; this model has "
                              f"loss={self.loss!r}.")
         return self._predict_model_outputs(X)
+
+    def _mid_fit_model(self, module, device, dtype):
+        # Callbacks score rows already in model units, whose windows are gone: their
+        # forecasts stay in those units, like the targets they are compared with (the
+        # engine's validation score is computed there too).
+        view = super()._mid_fit_model(module, device, dtype)
+        view._window_context = IDENTITY
+        return view
 
     def _predict_model_outputs(self, X):
         """Forecasts in the series' units: (n, horizon) or (n, horizon, n_quantiles)."""
