@@ -79,6 +79,12 @@ def windows_to_model(sequences: np.ndarray, *, differencing: int, instance_norm:
     else:
         mean, scale = np.zeros((n, features)), np.ones((n, features))
     transformed = (values - mean[:, None, :]) / scale[:, None, :]
+    if not (np.isfinite(transformed).all() and np.isfinite(scale).all()):
+        raise ValueError(
+            "X holds values too large to standardise (a window's changes, mean or standard "
+            "deviation overflow float64). Rescale them first, e.g. divide by a power of ten, "
+            "or remove the outliers."
+        )
     if differencing:
         transformed[:, :differencing] = 0.0  # no change is known before the first step
     context = WindowContext(anchor, mean[:, target], scale[:, target], differencing)
