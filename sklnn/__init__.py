@@ -8,7 +8,9 @@ scikit-learn estimators built on them.
 
 from sklnn import callbacks, datasets
 from sklnn._version import __version__
+from sklnn.estimators._baselines import SeasonalNaive
 from sklnn.estimators._cnn import CNNImageClassifier
+from sklnn.estimators._conv_sequence import CNNSequenceClassifier
 from sklnn.estimators._forecaster import RNNForecaster
 from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
 from sklnn.estimators._resnet import ResNetClassifier
@@ -18,11 +20,13 @@ from sklnn.windows import make_windows
 
 __all__ = [
     "CNNImageClassifier",
+    "CNNSequenceClassifier",
     "MLPClassifierGPU",
     "MLPRegressorGPU",
     "ResNetClassifier",
     "RNNClassifier",
     "RNNForecaster",
+    "SeasonalNaive",
     "__version__",
     "callbacks",
     "datasets",

@@ -4,11 +4,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklnn import (
     CNNImageClassifier,
+    CNNSequenceClassifier,
     MLPClassifierGPU,
     MLPRegressorGPU,
     ResNetClassifier,
     RNNClassifier,
     RNNForecaster,
+    SeasonalNaive,
 )
 
 # Small, fast settings; the checks exercise behaviour, not accuracy at scale. On CUDA,
@@ -22,13 +24,19 @@ ESTIMATORS = [
     # with its default batch norm, whose training statistics honour sample weights
     ResNetClassifier(depth=8, width=0.25, learning_rate_init=0.05, max_iter=20,
                      random_state=0),
+    # the checks' regression data are rows of unrelated features, not windows of a series:
+    # read as levels, not as per-window changes (whose level the default normalises away)
     RNNForecaster(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
-                  max_iter=100, random_state=0),
+                  max_iter=100, differencing=0, instance_norm=False, random_state=0),
     RNNClassifier(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
                   max_iter=100, random_state=0),
+    CNNSequenceClassifier(filters=(8, 8), kernel_sizes=(3, 3), learning_rate_init=0.02,
+                          max_iter=50, random_state=0),
 ]
+# Estimators without a network (no save, device or seed), checked the same way.
+BASELINES = [SeasonalNaive()]
 
 
-@parametrize_with_checks(ESTIMATORS)
+@parametrize_with_checks(ESTIMATORS + BASELINES)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -26,10 +26,12 @@ import sklnn
 from sklnn import MLPClassifierGPU
 from sklnn.engine import threads
 from sklnn.engine.devices import DEVICE_ENV, resolve_device
+from sklnn.estimators.base import NeuralNetBase
 from sklnn.parallel import _claim_device, assign_devices, round_robin
 
-ESTIMATORS = [getattr(sklnn, n) for n in sklnn.__all__
-              if isinstance(getattr(sklnn, n), type) and hasattr(getattr(sklnn, n), "fit")]
+# the networks: SeasonalNaive, a baseline with nothing to train, has no device or seed
+ESTIMATORS = [cls for cls in (getattr(sklnn, n) for n in sklnn.__all__)
+              if isinstance(cls, type) and issubclass(cls, NeuralNetBase)]
 
 
 class CudaTouched(RuntimeError):

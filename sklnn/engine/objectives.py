@@ -144,3 +144,33 @@ class RegressionLoss(Objective):
 
     def decode(self, raw):
         return torch.exp(raw) if self.loss == "poisson" else raw
+
+
+class QuantileLoss(Objective):
+    """Pinball loss for several quantiles of each target (Koenker and Bassett, 1978).
+
+    The network has ``n_targets * len(quantiles)`` outputs, target-major (the
+    quantiles of the first target, then of the second...). The loss is the
+    pinball loss averaged over targets and quantiles; the validation score is
+    the R^2 of the quantile nearest the median. ``decode`` sorts each target's
+    quantiles, so that they never cross (a rearrangement that can only lower
+    the pinball loss: Chernozhukov, Fernandez-Val and Galichon, 2010).
+    """
+
+    def __init__(self, quantiles) -> None:
+        self.quantiles = tuple(float(q) for q in quantiles)
+        self.point = min(range(len(self.quantiles)), key=lambda i: abs(self.quantiles[i] - 0.5))
+
+    def _per_target(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw.reshape(raw.shape[0], -1, len(self.quantiles))
+
+    def per_sample_loss(self, raw, y):
+        q = torch.tensor(self.quantiles, dtype=raw.dtype, device=raw.device)
+        error = y.unsqueeze(-1) - self._per_target(raw)
+        return torch.maximum(q * error, (q - 1) * error).mean(dim=(1, 2))
+
+    def score(self, raw, y, weight=None):
+        return _r2(self._per_target(raw)[:, :, self.point], y, weight)
+
+    def decode(self, raw):
+        return self._per_target(raw).sort(dim=-1).values.reshape(raw.shape[0], -1)

@@ -1,6 +1,8 @@
 """scikit-learn estimators built on the sklnn engine."""
 
+from sklnn.estimators._baselines import SeasonalNaive
 from sklnn.estimators._cnn import CNNImageClassifier
+from sklnn.estimators._conv_sequence import CNNSequenceClassifier
 from sklnn.estimators._forecaster import RNNForecaster
 from sklnn.estimators._images import ImageClassifierBase
 from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
@@ -9,10 +11,12 @@ from sklnn.estimators._rnn_classifier import RNNClassifier
 
 __all__ = [
     "CNNImageClassifier",
+    "CNNSequenceClassifier",
     "ImageClassifierBase",
     "MLPClassifierGPU",
     "MLPRegressorGPU",
     "RNNClassifier",
     "RNNForecaster",
     "ResNetClassifier",
+    "SeasonalNaive",
 ]

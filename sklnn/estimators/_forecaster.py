@@ -10,7 +10,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from sklnn.engine.objectives import RegressionLoss
+from sklnn.engine.objectives import QuantileLoss
+from sklnn.estimators._forecast_transforms import (
+    IDENTITY,
+    _check_quantiles,
+    _following_index,
+    _LastForecastScore,
+    _weighted_moments,
+    history_windows,
+    windows_to_model,
+)
 from sklnn.estimators._params import BOOL, Param, engine_params
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
 from sklnn.estimators.tasks import NeuralRegressor, _stochastic
@@ -37,11 +46,30 @@ FORECASTER_PARAMS = (
         errors would otherwise dominate the gradient."""),
     Param("target_feature", 0, (Interval(Integral, 0, None, closed="left"),), "int",
           'Which input feature ``y`` continues, for ``training_target="sequence"``.'),
+    Param("differencing", 1, (Interval(Integral, 0, 1, closed="both"),), "{0, 1}", """
+        1 trains on the changes from one step to the next instead of the
+        levels (every input feature, and the targets, whose first change is
+        measured from the window's last value of ``target_feature``);
+        predictions are summed back onto that last value. A trend then becomes
+        a level the network can learn, instead of values outside everything
+        it was trained on. 0 uses the levels."""),
+    Param("instance_norm", True, BOOL, "bool", """
+        Standardise each window by its own mean and standard deviation (per
+        feature, after differencing), and its targets by those of
+        ``target_feature`` (RevIN's per-window scaling). Predictions are mapped
+        back with the same window's statistics, so series of any level and
+        scale share one network."""),
     Param("scale", True, BOOL, "bool", "Standardise inputs and targets as described above."),
-    Param("loss", "squared_error", (StrOptions({"squared_error", "absolute_error", "huber"}),),
-          '{"squared_error", "absolute_error", "huber"}', """
+    Param("loss", "squared_error",
+          (StrOptions({"squared_error", "absolute_error", "huber", "quantile"}),),
+          '{"squared_error", "absolute_error", "huber", "quantile"}', """
         Training loss on the standardised targets ("squared_error" is half the
-        squared error, as in scikit-learn's MLP)."""),
+        squared error, as in scikit-learn's MLP). "quantile" trains one output
+        per value of ``quantiles`` with the pinball loss: ``predict`` returns
+        the quantile nearest the median, ``predict_quantiles`` all of them."""),
+    Param("quantiles", (0.1, 0.5, 0.9), ("array-like",), "sequence of float", """
+        Increasing levels in (0, 1) forecast with ``loss="quantile"`` (ignored
+        otherwise).""", check=lambda name, value: _check_quantiles(value)),
     *RECURRENT_PARAMS,
     *engine_params(),
 )
@@ -56,11 +84,14 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
     :func:`sklnn.make_windows` builds them. It is a regressor like any other:
     ``score``, ``GridSearchCV`` and ``TimeSeriesSplit`` work as usual.
 
-    Inputs and targets are standardised inside the estimator (``scale=True``):
-    each input feature by its mean and standard deviation over all windows and
-    steps, the targets by their overall mean and standard deviation.
-    Predictions are mapped back to the original units. The loss and
-    ``loss_curve_`` are in the standardised units.
+    Each window and its targets are first differenced (``differencing=1``)
+    and standardised by the window's own statistics (``instance_norm=True``),
+    so a trending or rescaled series looks to the network like the series it
+    was trained on. Then inputs and targets are standardised globally
+    (``scale=True``): each input feature by its mean and standard deviation
+    over all windows and steps, the targets by their overall mean and standard
+    deviation. Predictions are mapped back to the original units through the
+    same steps, exactly. The loss and ``loss_curve_`` are in the model's units.
 
     Parameters
     ----------
@@ -93,9 +124,16 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
 
     _declared_params = FORECASTER_PARAMS
     _accepts_streams = False  # the training targets are built from the input windows
+    #: a model file written before these options existed was trained on levels
+    _params_before_they_existed = {"differencing": 0, "instance_norm": False}
 
     def _check_params(self):
         super()._check_params()
+        if self.loss == "quantile" and self.training_target == "sequence":
+            raise ValueError(
+                "loss='quantile' needs training_target='last': sequence-to-sequence training "
+                "forecasts point values after every step."
+            )
         if self.training_target == "sequence" and self.bidirectional:
             raise ValueError(
                 "training_target='sequence' needs bidirectional=False: a backward pass would "
@@ -104,11 +142,28 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
 
     # ------------------------------------------------------------ validation
     def _validate_X(self, X, *, reset):
-        rows = self._validated_rows(X, reset)
+        rows = self._to_model_units(self._validated_rows(X, reset))
         return self._scale_inputs(rows)
+
+    def _to_model_units(self, rows):
+        """Differenced, instance-normalised rows; the inverse's context is kept in
+        ``_window_context`` (on the fit's working copy or the prediction's snapshot)."""
+        steps, features = self.sequence_shape_
+        if self.target_feature >= features:
+            raise ValueError(
+                f"target_feature={self.target_feature} but the sequences have {features} "
+                "feature(s)."
+            )
+        sequences, self._window_context = windows_to_model(
+            np.asarray(rows).reshape(len(rows), steps, features),
+            differencing=self.differencing, instance_norm=bool(self.instance_norm),
+            target_feature=self.target_feature)
+        return sequences.reshape(len(rows), -1).astype(rows.dtype, copy=False)
 
     def _validate_X_y(self, X, y, *, reset, y_numeric):
         rows, y = self._validated_rows_and_targets(X, y, reset, y_numeric)
+        rows = self._to_model_units(rows)
+        y = self._targets_to_model_units(y)
         if reset:
             self._per_step_targets = self.training_target == "sequence"
             self.horizon_ = 1 if y.ndim == 1 else int(y.shape[1])
@@ -125,8 +180,14 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
             self._fit_scalers(rows, y, weight)
         return self._scale_inputs(rows), y
 
+    def _targets_to_model_units(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        converted = self._window_context.targets_to_model(y.reshape(len(y), -1))
+        return converted.reshape(y.shape)
+
     def _check_validation_targets(self, y_val, X_val):
-        y_val = super()._check_validation_targets(y_val, X_val)
+        # X_val has just been through _validate_X, which left its windows' context
+        y_val = self._targets_to_model_units(super()._check_validation_targets(y_val, X_val))
         if self._per_step_targets:
             y_val = self._targets_after_every_step(self._unscale_inputs(X_val), y_val)
         return y_val
@@ -134,11 +195,6 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
     def _targets_after_every_step(self, rows, y):
         """The ``horizon`` values after each step from the burn-in on, step-major."""
         steps, features = self.sequence_shape_
-        if self.target_feature >= features:
-            raise ValueError(
-                f"target_feature={self.target_feature} but the sequences have {features} "
-                "feature(s)."
-            )
         y = np.asarray(y, dtype=np.float64).reshape(len(rows), -1)
         if y.shape[1] != self.horizon_:
             raise ValueError(f"y has {y.shape[1]} columns; the model forecasts {self.horizon_}.")
@@ -197,6 +253,8 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         return y.ravel() if self.horizon_ == 1 else y
 
     def _make_objective(self):
+        if self.loss == "quantile":
+            return QuantileLoss(self.quantiles)
         if vars(self).get("_per_step_targets"):
             return _LastForecastScore(self.loss, self.horizon_)
         return super()._make_objective()
@@ -205,6 +263,8 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         if self._per_step_targets:
             return self._network(self.horizon_, all_steps=True,
                                  first_step=self._first_trained_step)
+        if self.loss == "quantile":
+            return self._network(n_outputs * len(self.quantiles))
         return self._network(n_outputs)
 
     def fit(self, X, y, sample_weight=None, *, validation_data=None):
@@ -229,6 +289,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
             return super().fit(X, y, sample_weight, validation_data=validation_data)
         finally:
             del self._fit_sample_weight
+            vars(self).pop("_window_context", None)  # the last batch of windows', not state
 
     @available_if(_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
@@ -245,6 +306,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
             return super().partial_fit(X, y, sample_weight)
         finally:
             del self._fit_sample_weight
+            vars(self).pop("_window_context", None)
 
     # ------------------------------------------------------------ prediction
     def predict(self, X):
@@ -258,10 +320,51 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         -------
         ndarray of shape (n_samples,) when ``horizon_`` is 1, else (n_samples, `horizon_`)
         """
+        out = self._predict_model_outputs(X)
+        if out.ndim == 3:
+            out = out[:, :, QuantileLoss(self.quantiles).point]
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def predict_quantiles(self, X):
+        """Forecast the ``quantiles`` of the ``horizon_`` values after each window.
+
+        Needs ``loss="quantile"``. The quantiles of each value are sorted, so
+        they never cross.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, T) or (n_samples, T, F)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, `horizon_`, len(quantiles))
+            ``[i, h, j]`` is quantile ``quantiles[j]`` of the ``h``-th value after window i.
+        """
+        check_is_fitted(self)
+        if self.loss != "quantile":
+            raise ValueError(f"predict_quantiles needs loss='quantile'; this model has "
+                             f"loss={self.loss!r}.")
+        return self._predict_model_outputs(X)
+
+    def _mid_fit_model(self, module, device, dtype):
+        # Callbacks score rows already in model units, whose windows are gone: their
+        # forecasts stay in those units, like the targets they are compared with (the
+        # engine's validation score is computed there too).
+        view = super()._mid_fit_model(module, device, dtype)
+        view._window_context = IDENTITY
+        return view
+
+    def _predict_model_outputs(self, X):
+        """Forecasts in the series' units: (n, horizon) or (n, horizon, n_quantiles)."""
         model = self._view()  # one snapshot, even while another thread refits
-        out = model._forward(X)
-        out = out[:, -model.horizon_:] * model._target_scale + model._target_mean
-        return out.ravel() if model.horizon_ == 1 else out
+        out = model._forward(X).astype(np.float64)
+        quantile = model.loss == "quantile"
+        if quantile:
+            out = out.reshape(len(out), model.horizon_, len(model.quantiles))
+        else:
+            out = out[:, -model.horizon_:]
+        out = out * model._target_scale + model._target_mean
+        return model._window_context.targets_from_model(out)
 
     def forecast(self, history, steps=None):
         """Forecast the ``steps`` values that follow ``history``.
@@ -291,27 +394,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         check_int("steps", steps, 1)
         window_steps, features = self.sequence_shape_
         values = np.asarray(to_host(history), dtype=np.float64)
-        if features > 1:
-            if values.ndim != 2 or values.shape[1] != features:
-                raise ValueError(
-                    f"history must be a time-major array of shape (length, {features}); "
-                    f"got shape {values.shape}."
-                )
-            if steps > self.horizon_:
-                raise ValueError(
-                    f"steps={steps} exceeds the trained horizon {self.horizon_}; recursive "
-                    "forecasts need a univariate model (the other features are not forecast)."
-                )
-            windows = values[None, :, :]
-        elif values.ndim in (1, 2):
-            windows = values.reshape(-1, values.shape[-1]) if values.ndim == 2 else values[None]
-        else:
-            raise ValueError(f"history must be 1-D or 2-D; got shape {values.shape}.")
-        length = windows.shape[1]
-        if length < window_steps:
-            raise ValueError(
-                f"history has {length} steps but the model reads windows of {window_steps}."
-            )
+        windows = history_windows(values, window_steps, features, steps, self.horizon_)
         windows = windows[:, -window_steps:]
         forecasts = []
         produced = 0
@@ -328,42 +411,3 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
             return pd.Series(result, index=_following_index(history.index, steps),
                              name=history.name)
         return result
-
-
-class _LastForecastScore(RegressionLoss):
-    """Sequence-to-sequence objective: loss on every step's forecasts, score on the last's.
-
-    Early stopping then keeps the weights that forecast best after the whole
-    window, which is what ``predict`` returns.
-    """
-
-    def __init__(self, loss: str, horizon: int) -> None:
-        super().__init__(loss)
-        self.horizon = horizon
-
-    def score(self, raw, y, weight=None):
-        return super().score(raw[:, -self.horizon:], y[:, -self.horizon:], weight)
-
-
-def _weighted_moments(values: np.ndarray, weight: np.ndarray):
-    """Column means and standard deviations; constant columns get a scale of one."""
-    mean = np.average(values, axis=0, weights=weight)
-    std = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weight))
-    return mean, np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-
-
-def _following_index(index: pd.Index, steps: int) -> pd.Index:
-    """The ``steps`` index labels after ``index``: timestamps or positions."""
-    if isinstance(index, pd.DatetimeIndex) and len(index) >= 2:
-        freq = index.freq
-        if freq is None and len(index) >= 3:
-            freq = pd.DatetimeIndex(index, freq="infer").freq
-        if freq is not None:
-            return pd.date_range(index[-1], periods=steps + 1, freq=freq)[1:]
-        return pd.DatetimeIndex(index[-1] + (index[-1] - index[-2]) * np.arange(1, steps + 1))
-    if pd.api.types.is_integer_dtype(index) and len(index) >= 1:
-        step = index[-1] - index[-2] if len(index) >= 2 else 1
-        return pd.Index(index[-1] + step * np.arange(1, steps + 1))
-    return pd.RangeIndex(len(index), len(index) + steps)
-
-

@@ -36,10 +36,11 @@ RECURRENT_PARAMS = (
 )
 
 
-class _RecurrentMixin:
-    """Sequence validation and the recurrent architecture shared by both estimators."""
+class _SequenceInput:
+    """Sequence validation shared by the sequence estimators (recurrent, convolutional and
+    the seasonal-naive baseline)."""
 
-    _padding_value = None  # only the classifier packs padded sequences
+    _padding_value = None  # only the classifiers take padded sequences
 
     # ------------------------------------------------------------- sequences
     def _expected_shape_text(self) -> str:
@@ -55,6 +56,8 @@ class _RecurrentMixin:
         X = to_host(X)
         if sp.issparse(X) or isinstance(X, pd.DataFrame):
             return X, None
+        if isinstance(X, (list, tuple)) and _ragged(X):
+            X = self._padded(X, reset)
         array = X if hasattr(X, "ndim") and hasattr(X, "shape") else np.asarray(X)
         name = type(self).__name__
         fitted = not reset and hasattr(self, "sequence_shape_")
@@ -81,6 +84,31 @@ class _RecurrentMixin:
                 f"{self._expected_shape_text()}."
             )
         return array, None
+
+    def _padded(self, sequences, reset):
+        """A list of sequences of different lengths, padded at the end with ``padding_value``
+        to the longest (or to the fitted length when predicting)."""
+        name = type(self).__name__
+        if self._padding_value is None:
+            raise ValueError(
+                f"X holds sequences of different lengths; {name} pads them at the end when "
+                "padding_value is set (e.g. padding_value=np.nan), or pass one array of "
+                "equal-length sequences."
+            )
+        arrays = [np.asarray(to_host(s), dtype=np.float64) for s in sequences]
+        arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
+        if any(a.ndim != 2 for a in arrays) or len({a.shape[1] for a in arrays}) != 1:
+            raise ValueError(
+                "Each sequence in a list must be 1-D (steps,) or 2-D (steps, features) with the "
+                "same number of features."
+            )
+        steps = max(len(a) for a in arrays)
+        if not reset and hasattr(self, "sequence_shape_"):
+            steps = max(steps, self.sequence_shape_[0])  # longer ones get the shape error
+        out = np.full((len(arrays), steps, arrays[0].shape[1]), self._padding_value)
+        for i, a in enumerate(arrays):
+            out[i, :len(a)] = a
+        return out
 
     def _finite_policy(self):
         padding = self._padding_value
@@ -122,6 +150,17 @@ class _RecurrentMixin:
                 "Input X contains NaN inside sequences; with padding_value=nan only whole "
                 "trailing steps may be NaN."
             )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = self._finite_policy() == "allow-nan"
+        return tags
+
+
+class _RecurrentMixin(_SequenceInput):
+    """The recurrent architecture shared by both recurrent estimators."""
 
     # ----------------------------------------------------------- the network
     def _network(self, n_outputs, *, all_steps=False, first_step=0):
@@ -167,11 +206,10 @@ class _RecurrentMixin:
     def _n_layers(self):
         return self.num_layers + 2
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = self._finite_policy() == "allow-nan"
-        return tags
 
-
+def _ragged(items) -> bool:
+    """Whether a list holds sequences of different lengths."""
+    try:
+        return len({len(item) for item in items}) > 1
+    except TypeError:  # scalars: a single sequence, checked later
+        return False

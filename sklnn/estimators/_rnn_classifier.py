@@ -8,10 +8,14 @@ from sklnn.estimators._params import CLASS_WEIGHT, Param, engine_params
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
 from sklnn.estimators.tasks import NeuralClassifier
 
+PADDING_VALUE = Param("padding_value", None, (Real, None), "float or None", """
+    Marks trailing padding steps; None means every sequence has T steps. When
+    set, ``X`` may also be a list of sequences of different lengths, which are
+    padded at the end with it.""")
+
 CLASSIFIER_PARAMS = (
     *RECURRENT_PARAMS,
-    Param("padding_value", None, (Real, None), "float or None",
-          "Marks trailing padding steps; None means every sequence has T steps."),
+    PADDING_VALUE,
     *engine_params(),
     CLASS_WEIGHT,
 )

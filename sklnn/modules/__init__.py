@@ -2,6 +2,7 @@
 
 from sklnn.modules.activations import ACTIVATIONS, make_activation
 from sklnn.modules.cnn import CNN, ConvBlock
+from sklnn.modules.conv1d import ConvBlock1d, ConvSequenceNetwork
 from sklnn.modules.images import ImageInput, RandomShiftFlip, kaiming_normal_init_
 from sklnn.modules.mlp import MLP, glorot_uniform_
 from sklnn.modules.resnet import (
@@ -25,6 +26,8 @@ __all__ = [
     "BasicBlock",
     "CifarResNet",
     "ConvBlock",
+    "ConvBlock1d",
+    "ConvSequenceNetwork",
     "ImageInput",
     "ProjectionShortcut",
     "RandomShiftFlip",

@@ -31,6 +31,7 @@ SAVED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "CNNImageClassifier": _COMMON + _CLASSIFIER + _IMAGES,
     "ResNetClassifier": _COMMON + _CLASSIFIER + _IMAGES,
     "RNNClassifier": _COMMON + _CLASSIFIER + _SEQUENCES,
+    "CNNSequenceClassifier": _COMMON + _CLASSIFIER + _SEQUENCES,
     "RNNForecaster": _COMMON + _SEQUENCES + _FORECASTER,
 }
 # Saved when present: feature names (fitted on a DataFrame with string column names) and
