@@ -12,7 +12,7 @@ from sklnn.estimators._params import (
     check_sizes,
     engine_params,
 )
-from sklnn.estimators._recurrent import _SequenceInput
+from sklnn.estimators._recurrent import _PaddedSequenceClassifier
 from sklnn.estimators._rnn_classifier import PADDING_VALUE
 from sklnn.estimators.tasks import NeuralClassifier
 from sklnn.modules.activations import ACTIVATIONS
@@ -40,7 +40,7 @@ CONV_SEQUENCE_PARAMS = (
 )
 
 
-class CNNSequenceClassifier(_SequenceInput, NeuralClassifier):
+class CNNSequenceClassifier(_PaddedSequenceClassifier, NeuralClassifier):
     """1-D convolutional network classifying whole sequences (FCN-style).
 
     Blocks of convolution, batch normalisation and ReLU over time, then the
@@ -87,13 +87,6 @@ class CNNSequenceClassifier(_SequenceInput, NeuralClassifier):
 
     _declared_params = CONV_SEQUENCE_PARAMS
 
-    @property
-    def _padding_value(self):
-        try:
-            return None if self.padding_value is None else float(self.padding_value)
-        except (TypeError, ValueError):  # reported by the parameter check at fit
-            return None
-
     def _check_params(self):
         super()._check_params()
         filters = check_layer_sizes("filters", self.filters)
@@ -101,12 +94,6 @@ class CNNSequenceClassifier(_SequenceInput, NeuralClassifier):
         if len(filters) != len(kernels):
             raise ValueError(f"kernel_sizes needs one kernel per entry of filters: got "
                              f"{len(kernels)} kernel(s) for {len(filters)} block(s).")
-
-    def _validate_X(self, X, *, reset):
-        return self._validated_rows(X, reset)
-
-    def _validate_X_y(self, X, y, *, reset, y_numeric):
-        return self._validated_rows_and_targets(X, y, reset, y_numeric)
 
     def _build_module(self, n_features, n_outputs):
         steps, features = self.sequence_shape_

@@ -159,6 +159,24 @@ class _SequenceInput:
         return tags
 
 
+class _PaddedSequenceClassifier(_SequenceInput):
+    """Input handling of the sequence classifiers: padded sequences of any length, and the
+    labels validated beside them."""
+
+    @property
+    def _padding_value(self):
+        try:
+            return None if self.padding_value is None else float(self.padding_value)
+        except (TypeError, ValueError):  # reported by the parameter check at fit
+            return None
+
+    def _validate_X(self, X, *, reset):
+        return self._validated_rows(X, reset)
+
+    def _validate_X_y(self, X, y, *, reset, y_numeric):
+        return self._validated_rows_and_targets(X, y, reset, y_numeric)
+
+
 class _RecurrentMixin(_SequenceInput):
     """The recurrent architecture shared by both recurrent estimators."""
 

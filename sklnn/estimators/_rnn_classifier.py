@@ -5,7 +5,11 @@ from __future__ import annotations
 from numbers import Real
 
 from sklnn.estimators._params import CLASS_WEIGHT, Param, engine_params
-from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
+from sklnn.estimators._recurrent import (
+    RECURRENT_PARAMS,
+    _PaddedSequenceClassifier,
+    _RecurrentMixin,
+)
 from sklnn.estimators.tasks import NeuralClassifier
 
 PADDING_VALUE = Param("padding_value", None, (Real, None), "float or None", """
@@ -21,7 +25,7 @@ CLASSIFIER_PARAMS = (
 )
 
 
-class RNNClassifier(_RecurrentMixin, NeuralClassifier):
+class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier):
     """Recurrent network classifying whole sequences (sequence-to-vector).
 
     ``X`` holds sequences of shape ``(n, T)`` (univariate) or ``(n, T, F)``;
@@ -61,19 +65,6 @@ class RNNClassifier(_RecurrentMixin, NeuralClassifier):
     """
 
     _declared_params = CLASSIFIER_PARAMS
-
-    @property
-    def _padding_value(self):
-        try:
-            return None if self.padding_value is None else float(self.padding_value)
-        except (TypeError, ValueError):  # reported by the parameter check at fit
-            return None
-
-    def _validate_X(self, X, *, reset):
-        return self._validated_rows(X, reset)
-
-    def _validate_X_y(self, X, y, *, reset, y_numeric):
-        return self._validated_rows_and_targets(X, y, reset, y_numeric)
 
     def _build_module(self, n_features, n_outputs):
         return self._network(n_outputs)
