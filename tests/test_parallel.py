@@ -24,7 +24,7 @@ from tolerances import F64_OUTPUT
 
 import sklnn
 from sklnn import MLPClassifierGPU
-from sklnn.engine import threads
+from sklnn.engine import heap, threads
 from sklnn.engine.devices import DEVICE_ENV, resolve_device
 from sklnn.estimators.base import NeuralNetBase
 from sklnn.parallel import _claim_device, assign_devices, round_robin
@@ -305,3 +305,45 @@ def test_assign_devices_on_dask_workers(dask_client):
             "DaskDistributedBackend"
     assert set(dask_client.run(lambda: os.environ.get(DEVICE_ENV)).values()) == {None}
     assert dask_client.submit(report, pure=False).result() == (None, 1)
+
+
+_HEAP_FAULTS = textwrap.dedent("""
+    import importlib.util, json, resource, sys
+    import numpy as np
+
+    # the module alone (standard library only): importing sklnn would start torch
+    spec = importlib.util.spec_from_file_location("heap", sys.argv[1])
+    heap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(heap)
+
+    def faults():  # page faults for 100 batch-sized (1 MiB) buffers allocated and freed
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(100):
+            np.ones(2**17).sum()
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    outside = faults()
+    with heap.heap_for_batches():
+        inside = faults()
+    print(json.dumps([outside, inside, faults()]))
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc thresholds")
+def test_heap_reused_in_training_where_dask_fixed_the_trim_threshold():
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_ set, which turns off glibc's
+    dynamic mmap threshold: every 1 MiB buffer is mapped afresh (256 page faults each).
+    Inside ``heap_for_batches`` the buffers are reused; afterwards the setting is back."""
+    def run(**env):
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        path = heap.__file__
+        done = subprocess.run([sys.executable, "-c", _HEAP_FAULTS, path], env={**environ, **env},
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    outside, inside, after = run(MALLOC_TRIM_THRESHOLD_="65536")
+    assert outside > 100 * 256 // 2, outside  # the premise: fixed thresholds map each buffer
+    assert inside < outside // 10, (outside, inside)
+    assert after > outside // 2, (outside, after)  # Dask's setting restored
+    dynamic = run()
+    assert max(dynamic) < outside // 10, dynamic  # glibc's default needs no help

@@ -31,6 +31,7 @@ from sklnn.engine.devices import (
     resolve_device,
     saved_device,
 )
+from sklnn.engine.heap import heap_for_batches
 from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.seeding import fit_generator_for, seeded_global_rng, training_rng
@@ -219,7 +220,7 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         objective = self._make_objective()
         flops = 3 * train.batch_size * self._flops_per_sample(module)
         with training_rng(module, seed, device), thread_budget(threads_for(flops)), \
-                _explain_out_of_memory(train.batch_size):
+                heap_for_batches(), _explain_out_of_memory(train.batch_size):
             n_threads = torch.get_num_threads()
             if self.solver == "lbfgs":
                 reason = self._run_lbfgs(module, objective, train, state, device)
@@ -354,7 +355,7 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)
-        with thread_budget(threads_for(flops)):
+        with thread_budget(threads_for(flops)), heap_for_batches():
             out = predict_outputs(
                 self.module_, X, device=self.device_, dtype=self._compute_dtype,
                 batch_rows=batch_rows, decode=objective.decode,
