@@ -29,16 +29,23 @@ def _trend_seasonal(n=240, season=12, seed=0):
 
 
 # ------------------------------------------------------------------ transforms
+@pytest.mark.parametrize("season_length", [None, 3])
 @pytest.mark.parametrize("differencing", [0, 1])
 @pytest.mark.parametrize("instance_norm", [False, True])
-def test_window_transforms_are_inverted_exactly(differencing, instance_norm):
+def test_window_transforms_are_inverted_exactly(differencing, instance_norm, season_length):
     series = _trend_seasonal(80)
     X, y = make_windows(np.column_stack([series, series[::-1]]), lookback=10, horizon=4,
                         target=0)
     model_units, context = windows_to_model(X, differencing=differencing,
-                                            instance_norm=instance_norm, target_feature=0)
+                                            instance_norm=instance_norm, target_feature=0,
+                                            season_length=season_length)
     z = context.targets_to_model(y)
     np.testing.assert_allclose(context.targets_from_model(z), y, rtol=1e-12)
+    base = 0.0
+    if season_length:  # no deviation in model units is the seasonal-naive forecast
+        base = X[:, [7, 8, 9, 7], 0]  # the last season, repeated over the horizon of 4
+        np.testing.assert_allclose(context.targets_from_model(np.zeros_like(z)), base,
+                                   rtol=1e-12)
     if instance_norm:  # each window's features have mean 0 and standard deviation 1
         observed = model_units[:, differencing:]
         np.testing.assert_allclose(observed.mean(axis=1), 0, atol=1e-9)
@@ -46,8 +53,10 @@ def test_window_transforms_are_inverted_exactly(differencing, instance_norm):
     if differencing:
         np.testing.assert_array_equal(model_units[:, 0], 0)
         # the first target change is measured from the window's last value
+        # (the deviation from a seasonal base is measured from 0: from the base's first value)
         first = z[:, 0] * context.scale + context.mean
-        np.testing.assert_allclose(first, y[:, 0] - X[:, -1, 0], rtol=1e-9, atol=1e-9)
+        start = X[:, -1, 0] if season_length is None else base[:, 0]
+        np.testing.assert_allclose(first, y[:, 0] - start, rtol=1e-9, atol=1e-9)
     # quantile forecasts (a last axis) come back in order through the inverse
     quantiles = np.sort(np.random.default_rng(0).normal(size=(*z.shape, 3)), axis=-1)
     assert np.all(np.diff(context.targets_from_model(quantiles), axis=-1) >= 0)
@@ -109,6 +118,13 @@ def test_seasonal_naive_repeats_the_last_season():
     assert list(out) == [1.0, 4.0, 2.0, 1.0, 4.0] and out.index[0] == pd.Timestamp("2025-04-01")
     with pytest.raises(ValueError, match="season_length=8"):
         SeasonalNaive(season_length=8).fit(X, y)
+    # the forecaster's seasonal base has the same requirement, and needs one forecast
+    for model, message in ((RNNForecaster(season_length=8), "season_length=8 needs windows"),
+                           (RNNForecaster(season_length=3, training_target="sequence"),
+                            "season_length needs training_target='last'")):
+        with pytest.raises(ValueError, match=message):
+            model.fit(X, y)
+        assert not hasattr(model, "module_")
 
 
 # ------------------------------------------------------------------ 1-D CNN

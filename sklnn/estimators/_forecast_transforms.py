@@ -3,6 +3,11 @@
 A window and the values that follow it are mapped to "model units" before the
 network sees them and mapped back after it predicts:
 
+0. a seasonal base (``season_length=s``): the targets become their deviations
+   from the window's seasonal-naive forecast (each value repeats the value one
+   season before it, the last observed season repeated over the horizon), so
+   a network that predicts no deviation forecasts seasonal naive; the steps
+   below then apply to the deviations, whose "last observed value" is 0;
 1. differencing (``differencing=1``): each step becomes its change from the
    step before (the window's first step becomes 0); the targets become changes
    too, the first one measured from the window's last observed value;
@@ -38,10 +43,18 @@ class WindowContext:
     mean: np.ndarray  # (n,)
     scale: np.ndarray  # (n,)
     differencing: int
+    last_season: np.ndarray | None = None  # (n, season_length): the seasonal base
+
+    def _base(self, horizon: int) -> np.ndarray | float:
+        """The seasonal-naive forecast of each window over ``horizon`` steps (or 0)."""
+        if self.last_season is None:
+            return 0.0
+        repeats = -(-horizon // self.last_season.shape[1])
+        return np.tile(self.last_season, (1, repeats))[:, :horizon]
 
     def targets_to_model(self, y: np.ndarray) -> np.ndarray:
         """``y`` of shape (n, horizon) in the series' units to model units."""
-        y = np.asarray(y, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64) - self._base(np.shape(y)[1])
         if self.differencing:
             y = np.diff(y, axis=1, prepend=self.anchor[:, None])
         return (y - self.mean[:, None]) / self.scale[:, None]
@@ -54,7 +67,8 @@ class WindowContext:
         y = z * self.scale[(slice(None), *extra)] + self.mean[(slice(None), *extra)]
         if self.differencing:
             y = np.cumsum(y, axis=1) + self.anchor[(slice(None), *extra)]
-        return y
+        base = self._base(z.shape[1])
+        return y + (base[(..., *extra[1:])] if np.ndim(base) else base)
 
 
 #: no transform: for rows already in model units
@@ -62,12 +76,22 @@ IDENTITY = WindowContext(np.zeros(1), np.zeros(1), np.ones(1), 0)
 
 
 def windows_to_model(sequences: np.ndarray, *, differencing: int, instance_norm: bool,
-                     target_feature: int):
+                     target_feature: int, season_length: int | None = None):
     """Raw windows (n, T, F) to model units, and the context that inverts their targets."""
     values = np.asarray(sequences, dtype=np.float64)
     n, steps, features = values.shape
     target = min(target_feature, features - 1)
-    anchor = values[:, -1, target].copy()
+    last_season = None
+    if season_length is not None:
+        if season_length > steps:
+            raise ValueError(
+                f"season_length={season_length} needs windows of at least that many steps; "
+                f"these have {steps}. Build longer windows (make_windows' lookback) or set "
+                "a shorter season_length."
+            )
+        last_season = values[:, steps - season_length:, target].copy()
+    # the deviations from the seasonal base start from 0, not from the last value
+    anchor = values[:, -1, target].copy() if last_season is None else np.zeros(n)
     if differencing:
         values = np.diff(values, axis=1, prepend=values[:, :1])
     observed = values[:, differencing:] if steps > differencing else values
@@ -87,7 +111,18 @@ def windows_to_model(sequences: np.ndarray, *, differencing: int, instance_norm:
         )
     if differencing:
         transformed[:, :differencing] = 0.0  # no change is known before the first step
-    context = WindowContext(anchor, mean[:, target], scale[:, target], differencing)
+    target_mean, target_scale = mean[:, target], scale[:, target]
+    if last_season is not None:
+        # deviations from seasonal naive are not centred (no deviation stays seasonal
+        # naive), only scaled, by the spread of the window's own seasonal changes
+        target_mean = np.zeros(n)
+        if instance_norm:
+            raw = np.asarray(sequences, dtype=np.float64)[:, :, target]
+            changes = raw[:, season_length:] - raw[:, :-season_length]
+            spread = changes.std(axis=1) if changes.shape[1] > 1 else np.zeros(n)
+            target_scale = np.where(spread > 1e-8 * np.maximum(1.0, np.abs(raw).mean(axis=1)),
+                                    spread, 1.0)
+    context = WindowContext(anchor, target_mean, target_scale, differencing, last_season)
     return transformed, context
 
 

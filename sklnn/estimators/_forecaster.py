@@ -59,6 +59,16 @@ FORECASTER_PARAMS = (
         ``target_feature`` (RevIN's per-window scaling). Predictions are mapped
         back with the same window's statistics, so series of any level and
         scale share one network."""),
+    Param("season_length", None, (Interval(Integral, 1, None, closed="left"), None),
+          "int or None", """
+        Steps per season (12 for monthly data with a yearly cycle). When set,
+        the network forecasts the deviations from each window's seasonal-naive
+        forecast (the window's last season, repeated), which ``predict`` adds
+        back: a network that has learnt nothing forecasts seasonal naive. With
+        ``instance_norm`` the deviations are scaled, not centred, by the spread
+        of the window's own season-to-season changes; ``differencing`` applies
+        to them. Windows need at least ``season_length`` steps; needs
+        ``training_target="last"``."""),
     Param("scale", True, BOOL, "bool", "Standardise inputs and targets as described above."),
     Param("loss", "squared_error",
           (StrOptions({"squared_error", "absolute_error", "huber", "quantile"}),),
@@ -134,6 +144,11 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
                 "loss='quantile' needs training_target='last': sequence-to-sequence training "
                 "forecasts point values after every step."
             )
+        if self.season_length is not None and self.training_target == "sequence":
+            raise ValueError(
+                "season_length needs training_target='last': the seasonal base is the forecast "
+                "after the whole window, not after every step."
+            )
         if self.training_target == "sequence" and self.bidirectional:
             raise ValueError(
                 "training_target='sequence' needs bidirectional=False: a backward pass would "
@@ -157,7 +172,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         sequences, self._window_context = windows_to_model(
             np.asarray(rows).reshape(len(rows), steps, features),
             differencing=self.differencing, instance_norm=bool(self.instance_norm),
-            target_feature=self.target_feature)
+            target_feature=self.target_feature, season_length=self.season_length)
         return sequences.reshape(len(rows), -1).astype(rows.dtype, copy=False)
 
     def _validate_X_y(self, X, y, *, reset, y_numeric):
