@@ -97,8 +97,10 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
     Each window and its targets are first differenced (``differencing=1``)
     and standardised by the window's own statistics (``instance_norm=True``),
     so a trending or rescaled series looks to the network like the series it
-    was trained on. Then inputs and targets are standardised globally
-    (``scale=True``): each input feature by its mean and standard deviation
+    was trained on. With ``season_length``, the targets are first taken as
+    deviations from the window's seasonal-naive forecast, so that predicting
+    no deviation forecasts seasonal naive. Then inputs and targets are
+    standardised globally (``scale=True``): each input feature by its mean and standard deviation
     over all windows and steps, the targets by their overall mean and standard
     deviation. Predictions are mapped back to the original units through the
     same steps, exactly. The loss and ``loss_curve_`` are in the model's units.
