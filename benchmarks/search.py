@@ -4,9 +4,11 @@ benchmarks.search [--quick]``).
 The same 12-fit grid (MNIST MLP, 3 folds x 4 candidates, fixed epochs) runs with
 ``n_jobs=1``, with ``n_jobs=2`` on joblib's loky backend and on a 2-worker Dask
 LocalCluster (one thread each), each in a fresh interpreter (a forked child of a
-process that imported loky hung on its first parallel call). Recorded per run:
-wall time with the workers already started ("warm") and including their start
-("cold"), CPU seconds of the child and every worker, the threads each fit used
+process that imported loky hung on its first parallel call). Every run does two
+searches: the first ("cold", its wall time counted with the workers' start) pays each
+process's first fits, the second ("warm", the figure compared) runs on processes that
+have fitted before. Recorded per run: both wall times, user and system CPU seconds of
+the child and every worker, the threads each fit used
 (``n_threads_``, returned through the scorer) and the workers' peak RSS against the
 size of X. Worker start-up is measured on its own: the first task on fresh workers
 (process start plus ``import sklnn``) against the same task on warm ones.
@@ -52,18 +54,20 @@ def _probe():
     return os.getpid(), _status_mb("VmRSS")
 
 
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and all its live descendants (loky and Dask workers)."""
+def _cpu_seconds() -> tuple[float, float]:
+    """User and system CPU seconds of this process and all its live descendants (loky and
+    Dask workers). System time is mostly page faults: memory mapped afresh for buffers."""
     import psutil
 
     me = psutil.Process()
-    total = sum(me.cpu_times()[:2])
+    user, system = me.cpu_times()[:2]
     for child in me.children(recursive=True):
         try:
-            total += sum(child.cpu_times()[:2])
+            times = child.cpu_times()
         except psutil.NoSuchProcess:
-            pass
-    return total
+            continue
+        user, system = user + times.user, system + times.system
+    return user, system
 
 
 def _search(settings, n_jobs):
@@ -82,7 +86,7 @@ def _summary(search, wall, cpu) -> dict:
     splits = [f"split{i}_test_" for i in range(3)]
     threads = sorted({int(results[s + "threads"][c]) for s in splits
                       for c in range(len(results["params"]))})
-    return dict(wall_s=wall, cpu_s=cpu, threads=threads,
+    return dict(wall_s=wall, cpu_s=sum(cpu), system_cpu_s=cpu[1], threads=threads,
                 workers=len({int(v) for s in splits for v in results[s + "pid"]}),
                 worker_peak_rss_mb=max(float(v) for s in splits
                                        for v in results[s + "worker_peak_rss_mb"]),
@@ -90,10 +94,10 @@ def _summary(search, wall, cpu) -> dict:
                 load=os.getloadavg()[0])
 
 
-def _timed(fit) -> tuple[float, float]:
+def _timed(fit) -> tuple[float, tuple[float, float]]:
     cpu, wall = _cpu_seconds(), time.perf_counter()
     fit()
-    return time.perf_counter() - wall, _cpu_seconds() - cpu
+    return time.perf_counter() - wall, tuple(b - a for a, b in zip(cpu, _cpu_seconds()))
 
 
 def _run_config(config, settings, data) -> dict:
@@ -118,13 +122,13 @@ def _run_config(config, settings, data) -> dict:
         out["worker_rss_after_import_mb"] = max(v[1] for v in client.run(_probe).values())
         try:
             with joblib.parallel_backend("dask"):
-                for label, search in zip(("warm", "again"), searches):
+                for label, search in zip(("cold", "warm"), searches):
                     wall, cpu = _timed(lambda s=search: s.fit(X, y))
                     out[label] = _summary(search, wall, cpu)
         finally:
             client.close()
             cluster.close()
-        out["cold_wall_s"] = out["cluster_start_s"] + out["worker_import_s"] + out["warm"]["wall_s"]
+        out["cold_wall_s"] = out["cluster_start_s"] + out["worker_import_s"] + out["cold"]["wall_s"]
         return out
     if config == "n_jobs=2":
         # The search's first fits on fresh workers include their start: "cold".
@@ -137,7 +141,7 @@ def _run_config(config, settings, data) -> dict:
         wall, cpu = _timed(lambda: searches[1].fit(X, y))
         out["warm"] = _summary(searches[1], wall, cpu)
         return out
-    for label, search in zip(("warm", "again"), searches):
+    for label, search in zip(("cold", "warm"), searches):
         wall, cpu = _timed(lambda s=search: s.fit(X, y))
         out[label] = _summary(search, wall, cpu)
     return out
@@ -209,16 +213,17 @@ def summarize(record: dict) -> dict:
 
 def markdown(record: dict) -> str:
     rows = ["| run | wall s (workers started) | x n_jobs=1 | wall s incl. start | CPU s | "
-            "threads per fit | worker peak RSS MB | load |",
-            "|---|---:|---:|---:|---:|---|---:|---:|"]
+            "of which system | threads per fit | worker peak RSS MB | load |",
+            "|---|---:|---:|---:|---:|---:|---|---:|---:|"]
     runs = {r.get("config"): r for r in record["runs"] if "error" not in r}
     base = runs.get("n_jobs=1", {}).get("warm", {}).get("wall_s")
     for config, r in runs.items():
         warm = r["warm"]
-        cold = r.get("cold", {}).get("wall_s", r.get("cold_wall_s", warm["wall_s"]))
+        cold = r.get("cold_wall_s", r.get("cold", {}).get("wall_s", warm["wall_s"]))
         ratio = f"{warm['wall_s'] / base:.2f}" if base else "-"
         rows.append(f"| {config} | {warm['wall_s']:.1f} | {ratio} | {cold:.1f} | "
-                    f"{warm['cpu_s']:.1f} | {warm['threads']} | {warm['worker_peak_rss_mb']:.0f}"
+                    f"{warm['cpu_s']:.1f} | {warm.get('system_cpu_s', float('nan')):.1f} | "
+                    f"{warm['threads']} | {warm['worker_peak_rss_mb']:.0f}"
                     f" | {warm['load']:.1f} |")
     s = record.get("settings", {})
     return (f"Search workload ({record['started']} UTC): MNIST {s.get('n_train')} x 784, MLP "
