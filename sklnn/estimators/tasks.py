@@ -32,6 +32,27 @@ def _stochastic(estimator) -> bool:
     return True
 
 
+
+_VALIDATION_DATA_DOC = """\
+Validation set (``X_val`` may be a Dataset or memmap) used instead
+of a split of X when scoring epochs and for early stopping. It is
+used exactly as given: inside a ``Pipeline``
+(``pipe.fit(X, y, est__validation_data=...)``) the estimator receives
+transformed X but untransformed ``X_val``, so transform it first
+(``pipe[:-1].transform(X_val)`` after fitting the steps) or monitor a
+held-out share instead with ``early_stopping=True,
+n_iter_no_change=np.inf`` (scores every epoch on
+``validation_fraction`` of the transformed data and never stops early;
+the best-scoring weights are kept). A validation set whose feature
+scale differs grossly from X raises a warning."""
+
+
+def _validation_data_documented(fit):
+    """The classifier's and the regressor's ``fit`` share this parameter's description."""
+    text = _VALIDATION_DATA_DOC.replace("\n", "\n" + " " * 12)
+    fit.__doc__ = fit.__doc__.replace("<<validation_data>>", text)
+    return fit
+
 class NeuralClassifier(ClassifierMixin, NeuralNetBase):
     """Classifier behaviour: binary, multiclass and multilabel (indicator) targets."""
 
@@ -175,6 +196,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         return model._label_binarizer.inverse_transform(proba)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_validation_data_documented
     def fit(self, X, y=None, sample_weight=None, *, validation_data=None):
         """Train the network on (X, y).
 
@@ -189,17 +211,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
             from it.
         sample_weight : array-like of shape (n_samples,), default=None
         validation_data : tuple (X_val, y_val), default=None
-            Validation set (``X_val`` may be a Dataset or memmap) used instead
-            of a split of X when scoring epochs and for early stopping. It is
-            used exactly as given: inside a
-            ``Pipeline`` (``pipe.fit(X, y, est__validation_data=...)``) the
-            estimator receives transformed X but untransformed ``X_val``, so
-            transform it first (``pipe[:-1].transform(X_val)`` after fitting the
-            steps) or monitor a held-out share instead with
-            ``early_stopping=True, n_iter_no_change=np.inf`` (scores every epoch
-            on ``validation_fraction`` of the transformed data and never stops
-            early; the best-scoring weights are kept). A validation set whose
-            feature scale differs grossly from X raises a warning.
+            <<validation_data>>
 
         Returns
         -------
@@ -287,6 +299,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         return out.ravel() if out.shape[1] == 1 else out
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_validation_data_documented
     def fit(self, X, y=None, sample_weight=None, *, validation_data=None):
         """Train the network on (X, y).
 
@@ -300,17 +313,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
             read from it.
         sample_weight : array-like of shape (n_samples,), default=None
         validation_data : tuple (X_val, y_val), default=None
-            Validation set (``X_val`` may be a Dataset or memmap) used instead
-            of a split of X when scoring epochs and for early stopping. It is
-            used exactly as given: inside a
-            ``Pipeline`` (``pipe.fit(X, y, est__validation_data=...)``) the
-            estimator receives transformed X but untransformed ``X_val``, so
-            transform it first (``pipe[:-1].transform(X_val)`` after fitting the
-            steps) or monitor a held-out share instead with
-            ``early_stopping=True, n_iter_no_change=np.inf`` (scores every epoch
-            on ``validation_fraction`` of the transformed data and never stops
-            early; the best-scoring weights are kept). A validation set whose
-            feature scale differs grossly from X raises a warning.
+            <<validation_data>>
 
         Returns
         -------
