@@ -181,7 +181,7 @@ class _RecurrentMixin(_SequenceInput):
     """The recurrent architecture shared by both recurrent estimators."""
 
     # ----------------------------------------------------------- the network
-    def _network(self, n_outputs, *, all_steps=False, first_step=0):
+    def _network(self, n_outputs, *, all_steps=False, first_step=0, readout="last"):
         steps, features = self.sequence_shape_
         return RecurrentNetwork(
             steps,
@@ -195,6 +195,7 @@ class _RecurrentMixin(_SequenceInput):
             all_steps=all_steps,
             first_step=first_step,
             padding_value=self._padding_value,
+            readout=readout,
         )
 
     def _init_module(self, module, generator, initial=None):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from numbers import Real
 
+from sklearn.utils._param_validation import StrOptions
+
 from sklnn.estimators._params import CLASS_WEIGHT, Param, engine_params
 from sklnn.estimators._recurrent import (
     RECURRENT_PARAMS,
@@ -11,14 +13,24 @@ from sklnn.estimators._recurrent import (
     _RecurrentMixin,
 )
 from sklnn.estimators.tasks import NeuralClassifier
+from sklnn.modules.rnn import READOUTS
 
 PADDING_VALUE = Param("padding_value", None, (Real, None), "float or None", """
     Marks trailing padding steps; None means every sequence has T steps. When
     set, ``X`` may also be a list of sequences of different lengths, which are
     padded at the end with it.""")
 
+READOUT = Param("readout", "last", (StrOptions(set(READOUTS)),), '{"last", "mean", "flatten"}',
+                """
+    What the output layer reads from the last recurrent layer: its state after
+    the last step ("last"; after both ends with ``bidirectional=True``), the
+    mean of its outputs over the real (unpadded) steps ("mean"), or its
+    outputs at all T steps joined into one vector ("flatten", as the MNIST-1D
+    paper's GRU; padded steps read as zeros).""")
+
 CLASSIFIER_PARAMS = (
     *RECURRENT_PARAMS,
+    READOUT,
     PADDING_VALUE,
     *engine_params(),
     CLASS_WEIGHT,
@@ -67,4 +79,4 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
     _declared_params = CLASSIFIER_PARAMS
 
     def _build_module(self, n_features, n_outputs):
-        return self._network(n_outputs)
+        return self._network(n_outputs, readout=self.readout)
