@@ -31,7 +31,8 @@ RECURRENT_PARAMS = (
     Param("dropout", 0.0, FRACTION, "float",
           "Dropout between recurrent layers and before the output layer."),
     Param("bidirectional", False, BOOL, "bool", """
-        Also read each sequence backwards and join both final states
+        Also read each sequence backwards and join both directions: their
+        final states, or what a classifier's ``readout`` reads
         (sequence-to-vector only)."""),
 )
 
