@@ -267,6 +267,30 @@ def test_padding_does_not_change_predictions(padding_value):
     assert not np.allclose(as_data[:, 0], proba[short, 1], atol=1e-3)
 
 
+def test_last_and_flatten_readouts_learn_and_ignore_padding():
+    walks, lengths, labels = _variable_length_problem()
+    X = _padded(walks, lengths, np.nan)
+    short = np.flatnonzero(lengths < 12)[:4]
+    for readout in ("last", "flatten"):  # "mean", the default, in the test above
+        clf = RNNClassifier(cell="gru", readout=readout, bidirectional=True, padding_value=np.nan,
+                            **FAST).fit(X, labels)
+        assert clf.score(X, labels) > 0.8, readout
+        proba = clf.predict_proba(X)
+        network = clf.module_
+        # each short sequence alone, unpadded, gets the padded row's probability
+        with torch.no_grad():
+            alone = [torch.sigmoid(network(_on_device(network, walks[i, :lengths[i]]
+                                                      .reshape(1, -1, 1)))).item()
+                     for i in short]
+        rtol = 1e-6 if clf.device_.type == "cpu" else 1e-4
+        np.testing.assert_allclose(proba[short, 1], alone, rtol=rtol, atol=rtol)
+    head = RNNClassifier(readout="flatten", bidirectional=True, hidden_size=3, num_layers=1,
+                         padding_value=np.nan, max_iter=1).fit(X[:20], labels[:20]).module_.head
+    assert head.in_features == 12 * 2 * 3  # every step of both directions
+    with pytest.raises(ValueError, match="readout"):
+        RNNClassifier(readout="max", padding_value=np.nan, max_iter=1).fit(X[:20], labels[:20])
+
+
 def test_nan_inside_a_sequence_is_rejected_even_with_nan_padding():
     walks, lengths, labels = _variable_length_problem(n=40)
     X = _padded(walks, lengths, np.nan)

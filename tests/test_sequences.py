@@ -9,6 +9,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from sklnn import CNNSequenceClassifier, RNNClassifier, RNNForecaster, SeasonalNaive, make_windows
+from sklnn.callbacks import Callback
 from sklnn.estimators._forecast_transforms import windows_to_model
 
 
@@ -152,3 +153,26 @@ def test_cnn_padding_gives_the_unpadded_prediction(padding_value):
         np.testing.assert_allclose(proba[i, 1], torch.sigmoid(logit).item(), rtol=1e-5)
     with pytest.raises(ValueError, match="padding_value"):
         RNNClassifier(max_iter=1).fit(walks, labels)
+
+
+class _CountBatches(Callback):
+    def on_train_begin(self, trainer):
+        self.n = 0
+
+    def on_batch_begin(self, trainer, batch_index):
+        self.n += 1
+
+
+def test_sequence_classifiers_auto_batch_gives_small_sets_ten_steps_per_epoch():
+    rng = np.random.default_rng(0)
+    for n, cnn_batches, rnn_batches in [(36, 9, 9), (640, 20, 10)]:  # batches of 4; 32 or 64
+        X, y = rng.normal(size=(n, 6)), np.arange(n) % 2
+        for model, expected in [(CNNSequenceClassifier(filters=(2,), kernel_sizes=(3,)),
+                                 cnn_batches), (RNNClassifier(hidden_size=2), rnn_batches)]:
+            counter = _CountBatches()
+            model.set_params(max_iter=1, callbacks=[counter], random_state=0).fit(X, y)
+            assert counter.n == expected, (type(model).__name__, n)
+    counter = _CountBatches()
+    CNNSequenceClassifier(filters=(2,), kernel_sizes=(3,), batch_size=10, max_iter=1,
+                          callbacks=[counter]).fit(X, y)
+    assert counter.n == 64  # an explicit batch size is kept

@@ -31,7 +31,8 @@ RECURRENT_PARAMS = (
     Param("dropout", 0.0, FRACTION, "float",
           "Dropout between recurrent layers and before the output layer."),
     Param("bidirectional", False, BOOL, "bool", """
-        Also read each sequence backwards and join both final states
+        Also read each sequence backwards and join both directions: their
+        final states, or what a classifier's ``readout`` reads
         (sequence-to-vector only)."""),
 )
 
@@ -181,7 +182,7 @@ class _RecurrentMixin(_SequenceInput):
     """The recurrent architecture shared by both recurrent estimators."""
 
     # ----------------------------------------------------------- the network
-    def _network(self, n_outputs, *, all_steps=False, first_step=0):
+    def _network(self, n_outputs, *, all_steps=False, first_step=0, readout="last"):
         steps, features = self.sequence_shape_
         return RecurrentNetwork(
             steps,
@@ -195,6 +196,7 @@ class _RecurrentMixin(_SequenceInput):
             all_steps=all_steps,
             first_step=first_step,
             padding_value=self._padding_value,
+            readout=readout,
         )
 
     def _init_module(self, module, generator, initial=None):

@@ -11,6 +11,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from sklnn.modules.randomness import Dropout
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+#: what the head of a sequence-to-vector network reads
+READOUTS = ("last", "mean", "flatten")
 
 
 def sequence_lengths(x: torch.Tensor, padding_value: float) -> torch.Tensor:
@@ -62,6 +64,12 @@ class RecurrentNetwork(nn.Module):
     padding_value : float or None
         When set, trailing steps whose features all equal it are padding; the
         sequences are packed so that padding never enters the computation.
+    readout : {"last", "mean", "flatten"}
+        Without ``all_steps``, what the head reads from the last layer: its
+        final state ("last", after both ends when bidirectional), the mean of
+        its outputs over the real steps ("mean"), or the outputs of all
+        ``n_steps`` steps joined into one vector ("flatten", the MNIST-1D
+        paper's GRU), with zeros in place of padded or missing steps.
     """
 
     def __init__(
@@ -78,15 +86,19 @@ class RecurrentNetwork(nn.Module):
         all_steps: bool = False,
         first_step: int = 0,
         padding_value: float | None = None,
+        readout: str = "last",
     ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {list(CELLS)}; got {cell!r}.")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {list(READOUTS)}; got {readout!r}.")
         self.n_steps = n_steps
         self.n_inputs = n_inputs
         self.all_steps = all_steps
         self.first_step = first_step
         self.padding_value = padding_value
+        self.readout = readout
         self.recurrent = CELLS[cell](
             n_inputs,
             hidden_size,
@@ -98,7 +110,10 @@ class RecurrentNetwork(nn.Module):
         )
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         n_directions = 2 if bidirectional else 1
-        self.head = nn.Linear(hidden_size * n_directions, n_outputs)
+        width = hidden_size * n_directions
+        if readout == "flatten" and not all_steps:
+            width *= n_steps
+        self.head = nn.Linear(width, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
@@ -112,7 +127,17 @@ class RecurrentNetwork(nn.Module):
                 x = torch.nan_to_num(x)
         if self.all_steps:
             return self._per_step(x, lengths)
-        return self.head(self.dropout(self._final_state(x, lengths)))
+        if self.readout == "last":
+            return self.head(self.dropout(self._final_state(x, lengths)))
+        outputs = self._outputs(x, lengths)  # zeros after each sequence's last real step
+        if self.readout == "mean":
+            steps = outputs.shape[1] if lengths is None else lengths.to(outputs)
+            features = outputs.sum(dim=1) / (steps if lengths is None else steps[:, None])
+        else:
+            # a sequence shorter than n_steps (3-D input) reads as one padded to n_steps
+            features = nn.functional.pad(outputs, (0, 0, 0, self.n_steps - outputs.shape[1]))
+            features = features.reshape(x.shape[0], -1)
+        return self.head(self.dropout(features))
 
     def _final_state(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """The last layer's state after each sequence's last real step, directions joined."""
@@ -124,16 +149,17 @@ class RecurrentNetwork(nn.Module):
         last_layer = hidden[-n_directions:]  # (directions, batch, hidden)
         return last_layer.transpose(0, 1).reshape(hidden.shape[1], -1)
 
+    def _outputs(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """The last layer's outputs at every step, zero after each sequence's real steps."""
+        if lengths is None:
+            return self.recurrent(x)[0]
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, _ = pad_packed_sequence(self.recurrent(packed)[0], batch_first=True,
+                                         total_length=x.shape[1])
+        return outputs
+
     def _per_step(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-        steps = x.shape[1]
-        if lengths is not None:
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True,
-                                          enforce_sorted=False)
-            outputs, _ = pad_packed_sequence(self.recurrent(packed)[0], batch_first=True,
-                                             total_length=steps)
-        else:
-            outputs, _ = self.recurrent(x)
-        outputs = outputs[:, self.first_step:]
+        outputs = self._outputs(x, lengths)[:, self.first_step:]
         return self.head(self.dropout(outputs)).reshape(x.shape[0], -1)
 
 
