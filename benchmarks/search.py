@@ -3,8 +3,9 @@ benchmarks.search [--quick]``).
 
 The same 12-fit grid (MNIST MLP, 3 folds x 4 candidates, fixed epochs) runs with
 ``n_jobs=1``, with ``n_jobs=2`` on joblib's loky backend and on a 2-worker Dask
-LocalCluster (one thread each), each in a fresh interpreter (a forked child of a
-process that imported loky hung on its first parallel call). Every run does two
+LocalCluster (one thread each; once with Dask's defaults, once without its
+profiler), each in a fresh interpreter (a forked child of a process that imported
+loky hung on its first parallel call). Every run does two
 searches: the first ("cold", its wall time counted with the workers' start) pays each
 process's first fits, the second ("warm", the figure compared) runs on processes that
 have fitted before. Recorded per run: both wall times, user and system CPU seconds of
@@ -27,6 +28,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GRID = {"alpha": [1e-4, 1e-3], "learning_rate_init": [1e-3, 2e-3]}
+NO_PROFILER = "dask, profiler off"
 
 
 def _settings(quick: bool) -> dict:
@@ -107,8 +109,12 @@ def _run_config(config, settings, data) -> dict:
     X, y = data
     out = dict(config=config, load_before=os.getloadavg()[0])
     searches = [_search(settings, 1 if config == "n_jobs=1" else 2) for _ in range(2)]
-    if config == "dask":
+    if config.startswith("dask"):
+        import dask
         from distributed import Client, LocalCluster
+
+        if config == NO_PROFILER:  # Dask's statistical profiler samples every thread's stack
+            dask.config.set({"distributed.worker.profile.enabled": False})
 
         began = time.perf_counter()
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -189,7 +195,7 @@ def run_search(quick: bool = False) -> dict:
     print(f"search: {X.shape[0]:,} x {X.shape[1]}, MLP {settings['hidden']}, "
           f"{settings['epochs']} epochs, 12 fits; X {record['x_mb']:.1f} MB; load "
           f"{record['load_start']:.2f}; worker start {record['startup']}", flush=True)
-    for config in ("n_jobs=1", "n_jobs=2", "dask"):
+    for config in ("n_jobs=1", "n_jobs=2", "dask", NO_PROFILER):
         result = _in_fresh_interpreter(config, quick)
         record["runs"].append(result)
         print(f"  {config}: {json.dumps(result)}", flush=True)
@@ -204,7 +210,9 @@ def summarize(record: dict) -> dict:
     base = runs.get("n_jobs=1", {}).get("warm", {}).get("wall_s")
     loky = runs.get("n_jobs=2", {}).get("warm", {}).get("wall_s")
     dask = runs.get("dask", {}).get("warm", {}).get("wall_s")
+    quiet_dask = runs.get(NO_PROFILER, {}).get("warm", {}).get("wall_s")
     return {
+        "dask_without_profiler_over_loky": quiet_dask / loky if quiet_dask and loky else None,
         "loky_over_sequential": loky / base if base and loky else None,
         "dask_over_loky": dask / loky if dask and loky else None,
         "dask_over_sequential": dask / base if dask and base else None,
