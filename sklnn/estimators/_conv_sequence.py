@@ -12,15 +12,12 @@ from sklnn.estimators._params import (
     check_sizes,
     engine_params,
 )
-from sklnn.estimators._recurrent import _PaddedSequenceClassifier
-from sklnn.estimators._rnn_classifier import PADDING_VALUE, auto_batch_doc, auto_batch_size
+from sklnn.estimators._recurrent import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
 from sklnn.estimators.tasks import NeuralClassifier
 from sklnn.modules.activations import ACTIVATIONS
 from sklnn.modules.conv1d import ConvSequenceNetwork
 from sklnn.modules.norm import WeightedBatchNorm1d
 from sklnn.validation import check_layer_sizes
-
-AUTO_BATCH = 32
 
 CONV_SEQUENCE_PARAMS = (
     Param("filters", (64, 128, 64), SIZES, "sequence of int",
@@ -38,7 +35,7 @@ CONV_SEQUENCE_PARAMS = (
     # measured on MNIST-1D and UCR sets (docs/sequences.md): 50 epochs reach the published
     # MNIST-1D accuracy, and batches of a tenth of a small training set give it the
     # optimiser steps that 50 epochs of 32-row batches do not
-    *(auto_batch_doc(AUTO_BATCH) if p.name == "batch_size" else p
+    *(auto_batch_param(32) if p.name == "batch_size" else p
       for p in engine_params(max_iter=50)),
     CLASS_WEIGHT,
 )
@@ -90,6 +87,7 @@ class CNNSequenceClassifier(_PaddedSequenceClassifier, NeuralClassifier):
     """
 
     _declared_params = CONV_SEQUENCE_PARAMS
+    _auto_batch = 32
 
     def _check_params(self):
         super()._check_params()
@@ -110,11 +108,6 @@ class CNNSequenceClassifier(_PaddedSequenceClassifier, NeuralClassifier):
             dropout=self.dropout,
             padding_value=self._padding_value,
         )
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return auto_batch_size(n_samples, AUTO_BATCH)
-        return super()._batch_size(n_samples)
 
     def _flops_per_sample(self, module):
         steps, _ = self.sequence_shape_

@@ -9,7 +9,7 @@ devices, the training loop) is the shared engine, unchanged.
 from __future__ import annotations
 
 import math
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from sklnn.estimators._params import BOOL, FRACTION, Param
+from sklnn.estimators._params import BOOL, ENGINE, FRACTION, Param
 from sklnn.modules.rnn import CELLS, RecurrentNetwork, init_recurrent_
 from sklnn.validation import FLOAT_DTYPES, to_host
 
@@ -160,9 +160,32 @@ class _SequenceInput:
         return tags
 
 
+PADDING_VALUE = Param("padding_value", None, (Real, None), "float or None", """
+    Marks trailing padding steps; None means every sequence has T steps. When
+    set, ``X`` may also be a list of sequences of different lengths, which are
+    padded at the end with it.""")
+
+
+def auto_batch_param(largest):
+    """The ``batch_size`` entry of a sequence classifier whose "auto" batch is
+    ``min(largest, ceil(n_samples / 10))``."""
+    return ENGINE["batch_size"].replace(default="auto", doc=f"""
+        "auto" means ``min({largest}, ceil(n_samples / 10))`` (at least 2):
+        batches of {largest}, and at least ten optimiser steps per epoch on
+        small training sets.""")
+
+
 class _PaddedSequenceClassifier(_SequenceInput):
     """Input handling of the sequence classifiers: padded sequences of any length, and the
-    labels validated beside them."""
+    labels validated beside them; "auto" batches of a tenth of a small training set."""
+
+    _auto_batch: int  # the largest "auto" batch (see ``auto_batch_param``)
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            # two rows at least: batch normalisation cannot train on one
+            return min(n_samples, max(2, min(self._auto_batch, math.ceil(n_samples / 10))))
+        return super()._batch_size(n_samples)
 
     @property
     def _padding_value(self):

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 from sklearn.utils._param_validation import StrOptions
 
-from sklnn.estimators._params import CLASS_WEIGHT, ENGINE, Param, engine_params
+from sklnn.estimators._params import CLASS_WEIGHT, Param, engine_params
 from sklnn.estimators._recurrent import (
+    PADDING_VALUE,
     RECURRENT_PARAMS,
     _PaddedSequenceClassifier,
     _RecurrentMixin,
+    auto_batch_param,
 )
 from sklnn.estimators.tasks import NeuralClassifier
 from sklnn.modules.rnn import READOUTS
-
-PADDING_VALUE = Param("padding_value", None, (Real, None), "float or None", """
-    Marks trailing padding steps; None means every sequence has T steps. When
-    set, ``X`` may also be a list of sequences of different lengths, which are
-    padded at the end with it.""")
 
 READOUT = Param("readout", "mean", (StrOptions(set(READOUTS)),), '{"last", "mean", "flatten"}',
                 """
@@ -28,24 +22,6 @@ READOUT = Param("readout", "mean", (StrOptions(set(READOUTS)),), '{"last", "mean
     mean of its outputs over the real (unpadded) steps ("mean"), or its
     outputs at all T steps joined into one vector ("flatten", as the MNIST-1D
     paper's GRU; padded steps read as zeros).""")
-
-#: the largest "auto" batch: the MNIST-1D paper's batch size
-AUTO_BATCH = 100
-
-
-def auto_batch_doc(largest):
-    """The ``batch_size`` entry of a sequence classifier whose "auto" batch is
-    ``min(largest, ceil(n_samples / 10))``."""
-    return ENGINE["batch_size"].replace(default="auto", doc=f"""
-        "auto" means ``min({largest}, ceil(n_samples / 10))`` (at least 2):
-        batches of {largest}, and at least ten optimiser steps per epoch on
-        small training sets.""")
-
-
-def auto_batch_size(n_samples, largest):
-    # two rows at least: batch normalisation cannot train on one
-    return min(n_samples, max(2, min(largest, math.ceil(n_samples / 10))))
-
 
 # Chosen from measurements on MNIST-1D and four UCR sets (docs/sequences.md): one
 # bidirectional layer read through the mean of its outputs, at a larger step size, reaches
@@ -56,7 +32,7 @@ CLASSIFIER_PARAMS = (
       for p in RECURRENT_PARAMS),
     READOUT,
     PADDING_VALUE,
-    *(auto_batch_doc(AUTO_BATCH) if p.name == "batch_size" else p
+    *(auto_batch_param(100) if p.name == "batch_size" else p  # the MNIST-1D paper's batch
       for p in engine_params(learning_rate_init=0.01, max_iter=40)),
     CLASS_WEIGHT,
 )
@@ -102,11 +78,8 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
     """
 
     _declared_params = CLASSIFIER_PARAMS
+    _auto_batch = 100
 
     def _build_module(self, n_features, n_outputs):
         return self._network(n_outputs, readout=self.readout)
 
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return auto_batch_size(n_samples, AUTO_BATCH)
-        return super()._batch_size(n_samples)
