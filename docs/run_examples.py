@@ -48,6 +48,7 @@ def cpu_model() -> str:
 
 
 def versions() -> dict:
+    sys.path.insert(0, str(ROOT))  # the sklnn the examples ran with
     import numpy
     import sklearn
     import torch
@@ -75,7 +76,7 @@ def run_example(name: str, extra: list[str]) -> dict:
     out.mkdir(parents=True)
     command = [sys.executable, f"examples/{name}.py", *extra]
     env = {**os.environ, "SKLNN_EXAMPLES_OUTPUT": str(out), "SKLNN_EXAMPLES_QUICK": "0",
-           "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(
+           "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(
                [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     started = datetime.now(timezone.utc)
     load_before = os.getloadavg()[0]
