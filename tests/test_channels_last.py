@@ -92,8 +92,8 @@ def test_a_narrow_projection_shortcut_trains_in_the_default_layout():
 
 def test_lbfgs_save_and_load_keep_a_channels_last_network_working(tmp_path):
     X, y = images(n=32)
-    clf = CNNImageClassifier(filters=(4, 8), dense_layers=(8,), solver="lbfgs", max_iter=3, batch_size=32,
-                             random_state=0)
+    clf = CNNImageClassifier(filters=(4, 8), dense_layers=(8,), solver="lbfgs", max_iter=3,
+                             batch_size=32, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
