@@ -1,5 +1,5 @@
 """sklnn next to scikit-learn (make demo)
-=====================================
+======================================
 
 What ``make demo`` runs. ``MLPClassifierGPU`` trains the same 784-300-100-10 network as
 scikit-learn's ``MLPClassifier``, with the same settings, on 8,000 images of the MNIST test set

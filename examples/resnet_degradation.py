@@ -1,5 +1,5 @@
-"""Depth without skip connections: the degradation experiment
-===========================================================
+"""Degradation: plain and residual networks
+=========================================
 
 He et al. (2015, Fig. 1 and 6) on small images.
 
