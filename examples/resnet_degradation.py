@@ -46,10 +46,10 @@ class TrainingError(Callback):
         self.X = X
         self.y = y
 
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, trainer, **kwargs):
         self.errors_ = []
 
-    def on_epoch_end(self, trainer, record):
+    def on_epoch_end(self, trainer, *, record, **kwargs):
         module = trainer.module
         parameter = next(module.parameters())
         module.eval()

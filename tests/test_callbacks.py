@@ -163,3 +163,24 @@ def test_early_stopping_on_a_scored_metric_and_a_forecaster_score():
     np.testing.assert_allclose(scores, model.history_[:, "valid_score"], rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="has none"):
         MLPClassifierGPU(max_iter=1, callbacks=[EpochScoring("accuracy")]).fit(X, X[:, 0] > .5)
+
+
+def test_hooks_get_keywords_and_callbacks_naming_fewer_keep_working(binary_data):
+    X, y = binary_data
+    seen = {"kwargs": [], "named": [], "bare": 0}
+
+    class TakesAll(Callback):
+        def on_batch_end(self, trainer, **kwargs):
+            seen["kwargs"].append(sorted(kwargs))
+
+    class NamesOne:  # duck-typed, written without **kwargs
+        def on_epoch_end(self, trainer, record):
+            seen["named"].append(record["epoch"])
+
+        def on_train_begin(self, trainer):
+            seen["bare"] += 1
+
+    MLPClassifierGPU(max_iter=2, batch_size=150, callbacks=[TakesAll(), NamesOne()]).fit(X, y)
+    assert seen["kwargs"] == [["batch_index", "loss"]] * 4
+    assert seen["named"] == [1, 2]
+    assert seen["bare"] == 1

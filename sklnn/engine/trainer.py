@@ -209,7 +209,7 @@ class Trainer:
 
     def _grad_computed(self, index) -> None:
         for hook in self._hooks["on_grad_computed"]:
-            hook(self, index)
+            hook(self, batch_index=index)
 
     def train_step(self, X, y, weight) -> torch.Tensor:
         """Forward, backward and optimiser step on one batch; returns the detached loss
@@ -246,12 +246,12 @@ class Trainer:
             total = torch.zeros((), device=self.device, dtype=torch.float64)
             for index, (X, y, w) in enumerate(batches.epoch(self.shuffle_generator)):
                 for hook in hooks["on_batch_begin"]:
-                    hook(self, index)
+                    hook(self, batch_index=index)
                 self._batch_index = index
                 loss = self.train_step(X, y, w)
                 total.add_(loss, alpha=X.shape[0])
                 for hook in hooks["on_batch_end"]:
-                    hook(self, index, loss)
+                    hook(self, batch_index=index, loss=loss)
             return total / batches.n_samples
         # Nobody looks at a batch's loss: keep the parts and combine them once per epoch.
         losses, normalisers, norms, rows = [], [], [], []
@@ -370,7 +370,7 @@ class Trainer:
             self._maybe_compile(train)
             while self.epochs_in_fit < epochs_wanted:
                 for hook in self._hooks["on_epoch_begin"]:
-                    hook(self, state.n_iter + 1)
+                    hook(self, epoch=state.n_iter + 1)
                 started = time.perf_counter()
                 lr = current_learning_rate(self.optimizer)
                 train_value, valid_loss, valid_score = self._evaluate(self.run_epoch(train), valid)
@@ -392,7 +392,7 @@ class Trainer:
                 converged = self._converged(state)
                 record = self._record(state, train_value, valid_loss, valid_score, lr, started)
                 for hook in self._hooks["on_epoch_end"]:
-                    if hook(self, record):
+                    if hook(self, record=record):
                         self.stop_training = True
                 if self.distributed is not None:  # a callback on one rank stops them all
                     self.stop_training = self.distributed.any(self.stop_training)
