@@ -26,5 +26,4 @@ __all__ = [
     "EpochScoring",
     "LRScheduler",
     "ProgressBar",
-    "check_callbacks",
 ]
