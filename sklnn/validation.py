@@ -79,24 +79,6 @@ def check_int(name, value, low, allow=()):
         raise ValueError(f"{name} must be an int >= {low}{extra}; got {value!r}.")
 
 
-def check_real(name, value, low=None, high=None, low_open=False, high_open=False):
-    ok = _is_real(value) and np.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
-        bounds = " and ".join(b for b in (lo, hi) if b)
-        raise ValueError(f"{name} must be a real number {bounds}; got {value!r}.")
-
-
-def check_choice(name, value, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}.")
-
-
 def check_layer_sizes(name, sizes) -> list[int]:
     """A tuple of positive ints (a single int means one layer); empty means no hidden layer."""
     if is_int(sizes):

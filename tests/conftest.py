@@ -1,7 +1,6 @@
 import os
 import warnings
 
-import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
@@ -40,7 +39,3 @@ def _quiet_convergence():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
-
-
-def rng(seed=0):
-    return np.random.RandomState(seed)

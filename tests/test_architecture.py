@@ -116,18 +116,12 @@ def _images():
     return rng.rand(24, 1, 8, 8).astype(np.float32), np.arange(24) % 2
 
 
-def test_lr_schedule_and_strides_are_deprecated_aliases():
+def test_cnn_stride_reaches_every_convolution():
     X, y = _images()
-    tiny = dict(filters=(2,), dense_layers=(4,), max_iter=4, random_state=0,
-                learning_rate_init=0.01)
-    new = CNNImageClassifier(**tiny, learning_rate="step", stride=2).fit(X, y)
-    with pytest.warns(FutureWarning, match="lr_schedule was renamed learning_rate"):
-        old = CNNImageClassifier(**tiny, lr_schedule="step", strides=2).fit(X, y)
-    assert [r["lr"] for r in old.history_] == [r["lr"] for r in new.history_]
-    assert old.module_[1].features[0][0].stride == (2, 2)
-    np.testing.assert_array_equal(old.predict_proba(X), new.predict_proba(X))
-    with pytest.raises(ValueError, match="set only learning_rate"):
-        CNNImageClassifier(**tiny, lr_schedule="step", learning_rate="cosine").fit(X, y)
+    clf = CNNImageClassifier(filters=(2, 2), dense_layers=(4,), max_iter=1, random_state=0,
+                             stride=2, padding="same").fit(X, y)
+    convs = [m for m in clf.module_.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.stride for c in convs] == [(2, 2), (2, 2)]
 
 
 def test_epoch_schedules_work_for_every_estimator_and_not_for_lbfgs(binary_data):

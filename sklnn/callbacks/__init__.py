@@ -12,7 +12,7 @@ the hooks works as a callback.
 - :class:`Checkpoint`: saving and resuming a fit.
 """
 
-from sklnn.callbacks._base import Callback, check_callbacks
+from sklnn.callbacks._base import Callback
 from sklnn.callbacks._checkpoint import Checkpoint
 from sklnn.callbacks._logging import EpochLogger, ProgressBar
 from sklnn.callbacks._scoring import EpochScoring

@@ -15,7 +15,6 @@ from sklnn.estimators._params import (
     SIZES,
     Param,
     check_sizes,
-    deprecated,
     engine_params,
 )
 from sklnn.modules.cnn import CNN, PADDINGS, POOLINGS, pooled_layers
@@ -31,7 +30,6 @@ CNN_PARAMS = (
           "Height and width of every convolution's kernel.", positional=True,
           check=check_sizes(min_layers=1, max_layers=2)),
     Param("stride", 1, (STRIDE,), "int", "Stride of every convolution."),
-    deprecated("strides", "stride", (STRIDE,)),
     Param("padding", "valid", (StrOptions(set(PADDINGS)),
                                Interval(numbers.Integral, 0, None, closed="left")),
           '{"valid", "same"} or int', """
@@ -102,7 +100,6 @@ class CNNImageClassifier(ImageClassifierBase):
     """
 
     _declared_params = CNN_PARAMS
-    _renamed_params = {**ImageClassifierBase._renamed_params, "strides": "stride"}
 
     def _check_architecture(self):
         pooled_layers(self.pool_after, len(check_layer_sizes("filters", self.filters)))
@@ -122,7 +119,7 @@ class CNNImageClassifier(ImageClassifierBase):
             n_outputs,
             filters=check_layer_sizes("filters", self.filters),
             kernel_size=self._kernel(),
-            stride=int(self._param("stride")),
+            stride=int(self.stride),
             padding=self.padding if isinstance(self.padding, str) else int(self.padding),
             activation=self.activation,
             pooling=self.pooling,

@@ -136,8 +136,6 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
 
     _declared_params = FORECASTER_PARAMS
     _accepts_streams = False  # the training targets are built from the input windows
-    #: a model file written before these options existed was trained on levels
-    _params_before_they_existed = {"differencing": 0, "instance_norm": False}
 
     def _check_params(self):
         super()._check_params()

@@ -20,7 +20,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import (
-    Hidden,
     Interval,
     Options,
     StrOptions,
@@ -81,15 +80,6 @@ def check_sizes(min_layers: int = 0, max_layers: int | None = None):
 
 
 SIZES = ("array-like", Interval(Integral, 1, None, closed="left"))
-
-
-def deprecated(name: str, new: str, constraints: tuple) -> Param:
-    """A renamed parameter kept for one release; fit warns and uses its value as ``new``."""
-    return Param(
-        name, "deprecated", (Hidden(StrOptions({"deprecated"})), *constraints), "any",
-        f"Deprecated since 0.2 and removed in 0.3: use ``{new}``. Setting it raises a "
-        f"FutureWarning and its value is used as ``{new}``.",
-    )
 
 
 BOOL = ("boolean",)

@@ -225,10 +225,9 @@ class _RecurrentMixin(_SequenceInput):
     def _init_module(self, module, generator, initial=None):
         init_recurrent_(module, generator)
 
-    def _flops_per_sample(self, module):
-        # Per time step, not per sequence: the thread choice is about the size of each
-        # operation, and a recurrent layer runs T small operations one after another.
-        return 2.0 * sum(p.numel() for p in module.parameters())
+    # Training's thread choice uses the base's per-step FLOPs (the parameters' count), not
+    # per sequence: it is about the size of each operation, and a recurrent layer runs T
+    # small operations one after another.
 
     def _predict_flops_per_sample(self, module):
         # Prediction runs each step over many rows at once, and its elementwise gates,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 
-from sklnn._warnings import warn_user
 from sklnn.callbacks import LRScheduler
 from sklnn.engine.solvers import LEARNING_RATES, LearningRateSchedule
 from sklnn.engine.trainer import Trainer
@@ -25,8 +24,6 @@ class EngineSettings:
 
     #: the loop that trains stochastic solvers; a subclass may substitute its own
     trainer_class = Trainer
-    #: deprecated parameter name -> its new name, honoured for one release
-    _renamed_params: dict[str, str] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -48,24 +45,6 @@ class EngineSettings:
             if param.check is not None:
                 param.check(param.name, getattr(self, param.name))
 
-    def _param(self, name: str):
-        """A parameter's value, taken from its deprecated old name when that was set."""
-        for old, new in self._renamed_params.items():
-            if new == name and getattr(self, old) != "deprecated":
-                return getattr(self, old)
-        return getattr(self, name)
-
-    def _warn_renamed(self) -> None:
-        for old, new in self._renamed_params.items():
-            if getattr(self, old) == "deprecated":
-                continue
-            if getattr(self, new) != self._parameter_defaults()[new]:
-                raise ValueError(f"{old} is the deprecated name of {new}; set only {new}.")
-            warn_user(
-                f"{old} was renamed {new} in sklnn 0.2 and will be removed in 0.3; use "
-                f"{new}={getattr(self, old)!r}.",
-                FutureWarning)
-
     @classmethod
     def _parameter_defaults(cls) -> dict:
         return {p.name: p.default for p in cls._declared_params}
@@ -84,7 +63,7 @@ class EngineSettings:
     def _schedule(self) -> LearningRateSchedule:
         """scikit-learn's schedules, which act on "sgd" only; "cosine" and "step" are
         callbacks (``_builtin_callbacks``)."""
-        kind = self._param("learning_rate")
+        kind = self.learning_rate
         if self.solver != "sgd" or kind not in LEARNING_RATES:
             kind = "constant"
         return LearningRateSchedule(kind, self.learning_rate_init, self.power_t)
@@ -92,7 +71,7 @@ class EngineSettings:
     def _builtin_callbacks(self) -> list:
         """Callbacks the estimator's own parameters imply (the "cosine" and "step"
         schedules over ``max_iter`` epochs); they run before the user's ``callbacks``."""
-        kind = self._param("learning_rate")
+        kind = self.learning_rate
         if kind == "cosine":
             return [LRScheduler(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self.max_iter)]
         if kind == "step":

@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from sklnn._warnings import attributed_to_user, warn_user
-from sklnn.callbacks import check_callbacks
+from sklnn.callbacks._base import check_callbacks
 from sklnn.engine import distributed
 from sklnn.engine._ddp_worker import fit_in_processes
 from sklnn.engine.devices import (
@@ -124,12 +124,11 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
     @with_sklearn_callbacks
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
-        self._warn_renamed()
         self._check_params()
         check_callbacks(self.callbacks)
-        if self.solver == "lbfgs" and self._param("learning_rate") in ("cosine", "step"):
+        if self.solver == "lbfgs" and self.learning_rate in ("cosine", "step"):
             raise ValueError(
-                f"learning_rate={self._param('learning_rate')!r} is a schedule over epochs, "
+                f"learning_rate={self.learning_rate!r} is a schedule over epochs, "
                 "which solver='lbfgs' does not have; use a stochastic solver or "
                 "learning_rate='constant'."
             )
@@ -298,7 +297,7 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         )
 
     def _warn_on_stop(self, reason, state, incremental) -> None:
-        planned = self._param("learning_rate") in ("cosine", "step")  # a schedule ends there
+        planned = self.learning_rate in ("cosine", "step")  # a schedule ends there
         if (reason == TrainingStopped.MAX_ITER and not incremental and self.solver != "lbfgs"
                 and not planned):
             warn_user(
