@@ -57,6 +57,23 @@ def _documented_parameters(cls) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_written_constructor_agrees_with_the_declarations(cls):
+    declared = cls._declared_params
+    written = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [p.name for p in written] == [d.name for d in declared]
+    leading = True  # positional parameters come first; the rest are keyword-only
+    for parameter, declaration in zip(written, declared):
+        leading = leading and declaration.positional
+        kind = parameter.POSITIONAL_OR_KEYWORD if leading else parameter.KEYWORD_ONLY
+        assert parameter.kind == kind, parameter.name
+        assert type(parameter.default) is type(declaration.default), parameter.name
+        assert parameter.default == declaration.default, parameter.name
+    # a function written in the estimator's own module, as IDEs and debuggers expect
+    assert cls.__init__.__module__ == cls.__module__
+    assert "def __init__(" in inspect.getsource(cls.__init__)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_every_parameter_is_documented_constrained_and_stored(cls):
     signature = inspect.signature(cls.__init__)
     names = [n for n in signature.parameters if n != "self"]

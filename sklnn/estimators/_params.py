@@ -209,23 +209,5 @@ def engine_params(**defaults) -> tuple[Param, ...]:
 
 
 # ------------------------------------------------------------------ generated pieces
-def make_init(params: Sequence[Param]):
-    """A plain ``__init__`` that stores each parameter under its own name."""
-    names = [p.name for p in params]
-    if len(set(names)) != len(names):
-        raise TypeError(f"parameter declared twice: {names}")
-    args, star = ["self"], False
-    for p in params:
-        if not p.positional and not star:
-            args.append("*")
-            star = True
-        args.append(f"{p.name}=__defaults[{p.name!r}]")
-    body = "".join(f"\n    self.{name} = {name}" for name in names) or "\n    pass"
-    source = f"def __init__({', '.join(args)}):{body}\n"
-    namespace: dict = {}
-    exec(source, {"__defaults": {p.name: p.default for p in params}}, namespace)  # noqa: S102
-    return namespace["__init__"]
-
-
 def parameters_doc(params: Sequence[Param]) -> str:
     return "\n".join(p.docstring() for p in params)

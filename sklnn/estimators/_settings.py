@@ -16,7 +16,7 @@ from sklnn.callbacks import LRScheduler
 from sklnn.engine.solvers import LEARNING_RATES, LearningRateSchedule
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._attributes import fill_attributes
-from sklnn.estimators._params import PARAMETERS_MARKER, make_init, parameters_doc
+from sklnn.estimators._params import PARAMETERS_MARKER, parameters_doc
 
 
 class EngineSettings:
@@ -30,9 +30,6 @@ class EngineSettings:
         params = cls.__dict__.get("_declared_params")
         if params is None:
             return
-        init = make_init(params)
-        init.__qualname__ = f"{cls.__name__}.__init__"
-        cls.__init__ = init
         cls._parameter_constraints = {p.name: list(p.constraints) for p in params}
         if cls.__doc__ and PARAMETERS_MARKER in cls.__doc__:
             doc = cls.__doc__.replace("    " + PARAMETERS_MARKER, parameters_doc(params))
