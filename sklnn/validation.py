@@ -8,7 +8,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
+
+from sklnn._sklearn_private import _check_sample_weight
 
 FLOAT_DTYPES = (np.float64, np.float32)
 

@@ -26,7 +26,7 @@ import sklnn
 from sklnn import MLPClassifierGPU
 from sklnn.engine import heap, threads
 from sklnn.engine.devices import DEVICE_ENV, resolve_device
-from sklnn.estimators.base import NeuralNetBase
+from sklnn.estimators._base import NeuralNetBase
 from sklnn.parallel import _claim_device, assign_devices, round_robin
 
 # the networks: SeasonalNaive, a baseline with nothing to train, has no device or seed

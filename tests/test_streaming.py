@@ -118,7 +118,7 @@ class _PeakAnonymousMemory(Callback):
     def __init__(self):
         self.peak = 0
 
-    def on_batch_end(self, trainer, index, loss):
+    def on_batch_end(self, trainer, **kwargs):
         self.peak = max(self.peak, _anonymous_bytes())
 
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import numbers
 
-from sklearn.utils._param_validation import Interval, StrOptions
-
-from sklnn.estimators._images import IMAGE_PARAMS, ImageClassifierBase
-from sklnn.estimators._mlp import ACTIVATION
-from sklnn.estimators._params import (
+from sklnn._sklearn_private import Interval, StrOptions
+from sklnn.estimators._declarations import (
     BOOL,
     CLASS_WEIGHT,
     FRACTION,
@@ -17,6 +14,8 @@ from sklnn.estimators._params import (
     check_sizes,
     engine_params,
 )
+from sklnn.estimators._images import IMAGE_PARAMS, ImageClassifierBase
+from sklnn.estimators._mlp import ACTIVATION
 from sklnn.modules.cnn import CNN, PADDINGS, POOLINGS, pooled_layers
 from sklnn.validation import check_layer_sizes
 

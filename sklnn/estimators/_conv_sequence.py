@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sklnn.estimators._mlp import ACTIVATION
-from sklnn.estimators._params import (
+from sklnn.estimators._declarations import (
     BOOL,
     CLASS_WEIGHT,
     FRACTION,
@@ -12,8 +11,9 @@ from sklnn.estimators._params import (
     check_sizes,
     engine_params,
 )
-from sklnn.estimators._recurrent import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
-from sklnn.estimators.tasks import NeuralClassifier
+from sklnn.estimators._mlp import ACTIVATION
+from sklnn.estimators._sequences import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
+from sklnn.estimators._tasks import NeuralClassifier
 from sklnn.modules.activations import ACTIVATIONS
 from sklnn.modules.conv1d import ConvSequenceNetwork
 from sklnn.modules.norm import WeightedBatchNorm1d

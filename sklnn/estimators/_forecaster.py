@@ -6,11 +6,11 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from sklnn._sklearn_private import Interval, StrOptions
 from sklnn.engine.objectives import QuantileLoss
+from sklnn.estimators._declarations import BOOL, Param, engine_params
 from sklnn.estimators._forecast_transforms import (
     IDENTITY,
     _check_quantiles,
@@ -20,9 +20,8 @@ from sklnn.estimators._forecast_transforms import (
     history_windows,
     windows_to_model,
 )
-from sklnn.estimators._params import BOOL, Param, engine_params
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
-from sklnn.estimators.tasks import NeuralRegressor, _stochastic
+from sklnn.estimators._tasks import NeuralRegressor
 from sklnn.validation import check_int, check_sample_weight, to_host
 
 FORECASTER_PARAMS = (
@@ -192,6 +191,8 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         self.n_processes = n_processes
 
     _accepts_streams = False  # the training targets are built from the input windows
+    # the last batch of windows' inverse transforms: working state, never fitted state
+    _fit_only_attributes = NeuralRegressor._fit_only_attributes | {"_window_context"}
 
     def _check_params(self):
         super()._check_params()
@@ -354,30 +355,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         -------
         self
         """
-        # The scaling statistics are computed in the validation hook, which has no weights.
-        self._fit_sample_weight = sample_weight
-        try:
-            return super().fit(X, y, sample_weight, validation_data=validation_data)
-        finally:
-            del self._fit_sample_weight
-            vars(self).pop("_window_context", None)  # the last batch of windows', not state
-
-    @available_if(_stochastic)
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), continuing from the current weights.
-
-        The scaling statistics come from the first call.
-
-        Returns
-        -------
-        self
-        """
-        self._fit_sample_weight = sample_weight
-        try:
-            return super().partial_fit(X, y, sample_weight)
-        finally:
-            del self._fit_sample_weight
-            vars(self).pop("_window_context", None)
+        return super().fit(X, y, sample_weight, validation_data=validation_data)
 
     # ------------------------------------------------------------ prediction
     def predict(self, X):

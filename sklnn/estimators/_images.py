@@ -16,11 +16,11 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from sklnn.estimators._params import BOOL, Param
-from sklnn.estimators.tasks import NeuralClassifier
+from sklnn._sklearn_private import Interval, StrOptions
+from sklnn.estimators._declarations import BOOL, Param
+from sklnn.estimators._tasks import NeuralClassifier
 from sklnn.modules.images import (
     ImageInput,
     RandomShiftFlip,

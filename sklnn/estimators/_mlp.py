@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import StrOptions
 
-from sklnn.estimators._params import (
+from sklnn._sklearn_private import StrOptions
+from sklnn.estimators._declarations import (
     BOOL,
     CLASS_WEIGHT,
     FRACTION,
@@ -15,7 +15,7 @@ from sklnn.estimators._params import (
     check_sizes,
     engine_params,
 )
-from sklnn.estimators.tasks import NeuralClassifier, NeuralRegressor
+from sklnn.estimators._tasks import NeuralClassifier, NeuralRegressor
 from sklnn.modules.activations import ACTIVATIONS
 from sklnn.modules.mlp import MLP
 from sklnn.validation import check_layer_sizes

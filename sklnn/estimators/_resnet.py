@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
-
-from sklnn.estimators._images import IMAGE_PARAMS, ImageClassifierBase
-from sklnn.estimators._params import (
+from sklnn._sklearn_private import Interval, StrOptions
+from sklnn.estimators._declarations import (
     BOOL,
     CLASS_WEIGHT,
     ENGINE,
@@ -15,6 +13,7 @@ from sklnn.estimators._params import (
     Param,
     engine_params,
 )
+from sklnn.estimators._images import IMAGE_PARAMS, ImageClassifierBase
 from sklnn.modules.resnet import SHORTCUTS, CifarResNet, blocks_per_stage
 
 RESNET_PARAMS = (

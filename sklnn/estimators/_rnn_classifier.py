@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from sklearn.utils._param_validation import StrOptions
-
-from sklnn.estimators._params import CLASS_WEIGHT, Param, engine_params
-from sklnn.estimators._recurrent import (
-    PADDING_VALUE,
-    RECURRENT_PARAMS,
-    _PaddedSequenceClassifier,
-    _RecurrentMixin,
-    auto_batch_param,
-)
-from sklnn.estimators.tasks import NeuralClassifier
+from sklnn._sklearn_private import StrOptions
+from sklnn.estimators._declarations import CLASS_WEIGHT, Param, engine_params
+from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
+from sklnn.estimators._sequences import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
+from sklnn.estimators._tasks import NeuralClassifier
 from sklnn.modules.rnn import READOUTS
 
 READOUT = Param("readout", "mean", (StrOptions(set(READOUTS)),), '{"last", "mean", "flatten"}',

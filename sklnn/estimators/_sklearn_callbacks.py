@@ -21,12 +21,12 @@ import functools
 
 import sklearn
 
+from sklnn._sklearn_private import callback_management_context
+
 try:
     from sklearn.callback import CallbackSupportMixin
-    from sklearn.callback._callback_support import callback_management_context
 except ImportError:  # scikit-learn < 1.9
     CallbackSupportMixin = None
-    callback_management_context = None
 
 AVAILABLE = CallbackSupportMixin is not None
 

@@ -1,55 +1,41 @@
 """What every sklnn estimator shares: the fit transaction around the engine.
 
-An estimator subclass supplies four things: ``_build_module`` (the network),
-``_make_objective`` (loss and decoding), ``_encode_targets`` (labels to
-tensors) and its input checks. Everything else (devices, seeds, splits, the
-loop, warm starts, partial fits, pickling, summaries) is here, once.
+An estimator subclass supplies ``_build_module`` (the network), ``_make_objective``
+(loss and decoding), ``_encode_targets`` (labels to tensors) and its input checks;
+its parameters are declared once (:mod:`~sklnn.estimators._declarations`). Everything
+else (devices, seeds, splits, the loop, warm starts, partial fits, pickling, summaries)
+is here, once, on top of the engine's front door (:mod:`sklnn.engine.fitting`).
 
-A fit either completes and commits every fitted attribute at the end, or
-raises and leaves the estimator as it was before the call.
+A fit either completes and commits every fitted attribute at the end, or raises and
+leaves the estimator as it was before the call.
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from sklnn._warnings import attributed_to_user, warn_user
+from sklnn._sklearn_private import _fit_context
+from sklnn._warnings import attributed_to_user
 from sklnn.callbacks._base import check_callbacks
-from sklnn.engine import distributed
-from sklnn.engine._ddp_worker import fit_in_processes
-from sklnn.engine.devices import (
-    autocast_dtype,
-    compute_dtype,
-    place_module,
-    resolve_device,
-    saved_device,
-)
-from sklnn.engine.heap import heap_for_batches
-from sklnn.engine.inference import OutOfMemoryError, predict_batch_rows, predict_outputs
-from sklnn.engine.lbfgs import fit_lbfgs
-from sklnn.engine.seeding import fit_generator_for, seeded_global_rng, training_rng
-from sklnn.engine.solvers import (
-    STOCHASTIC_SOLVERS,
-    make_optimizer,
-)
-from sklnn.engine.state import ProgressState, TrainingStopped
-from sklnn.engine.threads import thread_budget, threads_for, worker_share
+from sklnn.engine import fitting
+from sklnn.engine.devices import autocast_dtype, place_module, saved_device, to_cpu
+from sklnn.engine.inference import predict_batch_rows, predict_outputs
+from sklnn.engine.solvers import STOCHASTIC_SOLVERS
+from sklnn.engine.state import ProgressState
 from sklnn.engine.trainer import Trainer
-from sklnn.estimators._settings import EngineSettings
+from sklnn.estimators._data import TrainingData
+from sklnn.estimators._declarations import declare
 from sklnn.estimators._sklearn_callbacks import (
     SklearnCallbacks,
     epoch_tasks,
     with_sklearn_callbacks,
 )
-from sklnn.estimators._split import TrainingData
-from sklnn.estimators._streaming import StreamedInput
 from sklnn.history import History
 from sklnn.persistence import save as save_estimator
 from sklnn.persistence._registry import register as register_saveable
@@ -57,29 +43,31 @@ from sklnn.summary import Summary, summarize
 from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
 
 
-@contextmanager
-def _explain_out_of_memory(batch_size: int):
-    try:
-        yield
-    except OutOfMemoryError as exc:
-        raise MemoryError(
-            f"The device ran out of memory while training with batch_size={batch_size}. Use a "
-            "smaller batch_size (or a smaller network, or precision='bfloat16')."
-        ) from exc
+def _stochastic(estimator) -> bool:
+    if estimator.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {estimator.solver} is not "
+            "stochastic."
+        )
+    return True
 
 
-class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInput,
-                    BaseEstimator):
-    """Engine plumbing shared by all estimators; not for direct use.
-
-    Parameters are declared once per estimator (see :class:`EngineSettings`).
-    """
+class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
+    """Engine plumbing shared by all estimators; not for direct use."""
 
     #: set by subclasses: whether the estimator is a classifier (stratified splits)
     _stratify = False
+    #: the loop that trains stochastic solvers; a subclass may substitute its own
+    trainer_class = Trainer
+    #: working attributes of a fit that are not part of the fitted model (the data stays
+    #: the user's): the validated data for scoring callbacks, the loader settings, the
+    #: fit's sample weights (for validation hooks that compute statistics)
+    _fit_only_attributes = frozenset({"_scoring_data", "_stream_loader", "_fit_sample_weight"})
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "_declared_params" in cls.__dict__:
+            declare(cls)
         register_saveable(cls)  # persistence's explicit table decides which classes count
 
     # ----------------------------------------------------------- subclasses
@@ -120,18 +108,72 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         """Validated 2-D float rows and targets."""
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
 
+    def _check_params(self) -> None:
+        """Checks beyond each parameter's scikit-learn constraint: the declared
+        element-level checks, then (in subclasses) those involving several parameters."""
+        for param in self._declared_params:
+            if param.check is not None:
+                param.check(param.name, getattr(self, param.name))
+
     # --------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None, *, validation_data=None):
+        """Train the network on (X, y).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or Dataset
+            A ``torch.utils.data.Dataset`` or a ``numpy.memmap`` is streamed a
+            batch at a time (see :mod:`sklnn.data`).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets: labels (or a binary indicator matrix for multilabel
+            problems) for classifiers, values for regressors. None only when X
+            is a Dataset of ``(x, y)`` pairs: they are read from it.
+        sample_weight : array-like of shape (n_samples,), default=None
+        validation_data : tuple (X_val, y_val), default=None
+            Validation set (``X_val`` may be a Dataset or memmap) used instead
+            of a split of X when scoring epochs and for early stopping. It is
+            used exactly as given: inside a ``Pipeline``
+            (``pipe.fit(X, y, est__validation_data=...)``) the estimator receives
+            transformed X but untransformed ``X_val``, so transform it first
+            (``pipe[:-1].transform(X_val)`` after fitting the steps) or monitor a
+            held-out share instead with ``early_stopping=True,
+            n_iter_no_change=np.inf`` (scores every epoch on
+            ``validation_fraction`` of the transformed data and never stops early;
+            the best-scoring weights are kept). A validation set whose feature
+            scale differs grossly from X raises a warning.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, validation_data=validation_data)
+
+    @available_if(_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like, default=None
+            Classifiers: every label the model will see, required on the first
+            call. Regressors take none.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
     @with_sklearn_callbacks
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
         self._check_params()
         check_callbacks(self.callbacks)
-        if self.solver == "lbfgs" and self.learning_rate in ("cosine", "step"):
-            raise ValueError(
-                f"learning_rate={self.learning_rate!r} is a schedule over epochs, "
-                "which solver='lbfgs' does not have; use a stochastic solver or "
-                "learning_rate='constant'."
-            )
         if self.solver == "lbfgs" and (self.callbacks or validation_data is not None):
             given = "callbacks" if self.callbacks else "validation_data"
             raise ValueError(
@@ -139,33 +181,28 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
                 "data set, with no epochs for callbacks to follow and no validation scoring. "
                 "Use a stochastic solver ('adam', 'adamw' or 'sgd'), or drop " + given + "."
             )
-        if incremental and self.solver not in STOCHASTIC_SOLVERS:
-            raise AttributeError(
-                f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
-                "stochastic."
-            )
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        launch = distributed.wanted(self.n_processes)  # raises when it cannot be honoured
-        if launch or distributed.active():
-            distributed.check_supported(self, X, uses_batch_norm=self._uses_batch_norm())
+        settings = self._training_settings()
+        settings.schedule()  # raises for a schedule the solver cannot follow
+        launch = fitting.wants_processes(self, X, uses_batch_norm=self._uses_batch_norm())
         fitted = hasattr(self, "module_")
         first_pass = not fitted or (not self.warm_start and not incremental)
         # The fit works on a shallow copy and commits every fitted attribute at once at the
         # end: a fit that raises leaves this estimator as it was, and a predict running in
         # another thread meanwhile sees the old model or the new one, never a mix.
         work = self._view()
-        # In a parallel worker the whole fit (weight init included) keeps to its share.
-        with attributed_to_user(), thread_budget(worker_share()):
+        with attributed_to_user(), fitting.fit_scope():
             if launch:  # worker processes train; rank 0's fitted estimator comes back
-                work = fit_in_processes(work, self.n_processes, X, y, sample_weight,
-                                        incremental=incremental,
-                                        validation_data=validation_data, classes=classes)
+                work = fitting.fit_in_processes(work, self.n_processes, X, y, sample_weight,
+                                                incremental=incremental,
+                                                validation_data=validation_data,
+                                                classes=classes)
             else:
                 work._fit_transaction(X, y, sample_weight, incremental, first_pass,
                                       validation_data, classes)
         fitted_state = {k: v for k, v in vars(work).items()
-                        if _is_state(k) and k not in _FIT_ONLY}
+                        if _is_state(k) and k not in self._fit_only_attributes}
         stale = [k for k in vars(self) if _is_state(k) and k not in fitted_state]
         vars(self).update(fitted_state)
         for key in stale:
@@ -179,100 +216,19 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         view.__dict__.update(self.__dict__)
         return view
 
-    def _fit_transaction(self, X, y, sample_weight, incremental, first_pass, validation_data,
-                         classes):
-        self._stream_loader = self._loader_settings(streamed=self._streams(X))
-        X, y = self._validate_targets_and_features(X, y, incremental=incremental,
-                                                   reset=first_pass, classes=classes)
-        sample_weight = check_sample_weight(sample_weight, X)
-        sample_weight = self._combine_weights(y, sample_weight)
-        y_encoded = self._encode_targets(y)
-        n_outputs = y_encoded.shape[1] if y_encoded.ndim == 2 else self._n_outputs_for(y_encoded)
-
-        device = distributed.rank_device(resolve_device(self.device))
-        dtype = compute_dtype(self.precision, X.dtype, device)
-        mixed = autocast_dtype(self.precision, device)
-        rng = distributed.agreed_random_state(self.random_state)
-        # drawn first from the estimator's RandomState, as scikit-learn draws its weights
-        initial = self._draw_initial_weights(rng, X.shape[1], n_outputs) if first_pass else None
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-
-        if first_pass:
-            # PyTorch's default initialisation draws from the global RNG (then overwritten)
-            with seeded_global_rng(seed, torch.device("cpu")):
-                module = self._build_module(X.shape[1], n_outputs)
-            self._init_module(module, torch.Generator().manual_seed(seed), initial)
-            module = place_module(module, device, dtype)
-            state = ProgressState.start(self.early_stopping and self.solver in STOCHASTIC_SOLVERS)
-            optimizer_state = None
-        else:
-            module = place_module(copy.deepcopy(self.module_), device, dtype)
-            state = copy.deepcopy(self._progress)
-            state.switch_stopping_rule(self.early_stopping and not incremental)
-            # a copy: the optimiser updates its state tensors in place
-            optimizer_state = copy.deepcopy(self._optimizer_state) if incremental else None
-
-        epochs_before = state.n_iter
-        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
-                                   device, dtype)
-        train, valid = distributed.DataParallel.prepare(module, train, valid)
-        objective = self._make_objective()
-        flops = 3 * train.batch_size * self._flops_per_sample(module)
-        with training_rng(module, seed, device), thread_budget(threads_for(flops)), \
-                heap_for_batches(), _explain_out_of_memory(train.batch_size):
-            n_threads = torch.get_num_threads()
-            if self.solver == "lbfgs":
-                reason = self._run_lbfgs(module, objective, train, state, device)
-                optimizer = None
-            else:
-                reason, optimizer = self._run_stochastic(
-                    module, objective, train, valid, state, device, mixed, seed,
-                    optimizer_state, incremental,
-                )
-
-        module.eval()
-        if (reason == TrainingStopped.DIVERGED and state.n_iter == epochs_before) or (
-                not _predicts_finite(module, train)):
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may contain large "
-                "values and need to be preprocessed. " + state.stop_message
-            )
-        self._commit(module, state, optimizer, device, dtype, n_outputs, epochs_before)
-        self.n_threads_ = n_threads  # intra-op threads this fit trained with
-        self._warn_on_stop(reason, state, incremental)
-
-    def _n_outputs_for(self, y_encoded) -> int:
-        return 1
-
-    def _run_stochastic(self, module, objective, train, valid, state, device, mixed, seed,
-                        optimizer_state, incremental):
-        optimizer = make_optimizer(self.solver, module.parameters(), **self._solver_kwargs())
-        if optimizer_state is not None:
-            optimizer.load_state_dict(optimizer_state)
-        trainer = self._make_trainer(
-            module,
-            objective,
-            optimizer,
-            device=device,
-            alpha=0.0 if self.solver == "adamw" else self.alpha,
-            max_epochs=self.max_iter,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            early_stopping=self.early_stopping and not incremental,
-            schedule=self._schedule(),
-            shuffle_generator=(
-                torch.Generator().manual_seed(seed + 1) if self.shuffle else None
-            ),
-            callbacks=[*self._builtin_callbacks(), *check_callbacks(self.callbacks),
-                       *epoch_tasks(self)],
-            verbose=bool(self.verbose),
-            autocast_dtype=mixed,
-            compile=self.compile,
-            generator=fit_generator_for(seed + 2, device),
-            estimator=self,
+    def _training_settings(self) -> fitting.TrainingSettings:
+        """The parameters in the engine's terms (the callbacks are checked at fit)."""
+        return fitting.TrainingSettings(
+            solver=self.solver, learning_rate_init=self.learning_rate_init, alpha=self.alpha,
+            momentum=self.momentum, nesterovs_momentum=self.nesterovs_momentum,
+            beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            learning_rate=self.learning_rate, power_t=self.power_t, max_iter=self.max_iter,
+            max_fun=self.max_fun, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping, shuffle=self.shuffle,
+            verbose=bool(self.verbose), compile=self.compile,
+            callbacks=[*check_callbacks(self.callbacks), *epoch_tasks(self)],
+            make_trainer=self._make_trainer, estimator=self,
         )
-        reason = trainer.fit(train, valid, state, incremental=incremental)
-        return reason, optimizer
 
     def _make_trainer(self, module, objective, optimizer, **settings) -> Trainer:
         """The trainer for one fit: ``trainer_class(module, objective, optimizer, ...)``.
@@ -283,42 +239,54 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         """
         return self.trainer_class(module, objective, optimizer, **settings)
 
-    def _run_lbfgs(self, module, objective, train, state, device):
-        return fit_lbfgs(
-            module,
-            objective,
-            train,
-            state,
-            alpha=self.alpha,
-            max_iter=self.max_iter,
-            max_fun=self.max_fun,
-            tol=self.tol,
-            verbose=bool(self.verbose),
-        )
+    def _fit_transaction(self, X, y, sample_weight, incremental, first_pass, validation_data,
+                         classes):
+        self._stream_loader = self._loader_settings(streamed=self._streams(X))
+        self._fit_sample_weight = sample_weight
+        X, y = self._validate_targets_and_features(X, y, incremental=incremental,
+                                                   reset=first_pass, classes=classes)
+        sample_weight = check_sample_weight(sample_weight, X)
+        sample_weight = self._combine_weights(y, sample_weight)
+        y_encoded = self._encode_targets(y)
+        n_outputs = y_encoded.shape[1] if y_encoded.ndim == 2 else self._n_outputs_for(y_encoded)
 
-    def _warn_on_stop(self, reason, state, incremental) -> None:
-        planned = self.learning_rate in ("cosine", "step")  # a schedule ends there
-        if (reason == TrainingStopped.MAX_ITER and not incremental and self.solver != "lbfgs"
-                and not planned):
-            warn_user(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                "optimization hasn't converged yet.",
-                ConvergenceWarning)
-        elif reason in (TrainingStopped.DIVERGED, TrainingStopped.INTERRUPTED):
-            warn_user(state.stop_message, RuntimeWarning)
-        curve = state.loss_curve
-        if self.solver != "lbfgs" and len(curve) >= 2 and curve[-1] > 10.0 * max(curve[0], 1e-12):
-            warn_user(
-                f"Training diverged: the loss rose from {curve[0]:.4g} (first epoch) to "
-                f"{curve[-1]:.4g}. Lower learning_rate_init or scale the inputs "
-                "(e.g. StandardScaler).",
-                RuntimeWarning,
-            )
+        settings = self._training_settings()
+        where = fitting.placement(self.device, self.precision, X.dtype)
+        rng = fitting.random_state(self.random_state)
+        # drawn first from the estimator's RandomState, as scikit-learn draws its weights
+        initial = self._draw_initial_weights(rng, X.shape[1], n_outputs) if first_pass else None
+        seed = int(rng.randint(np.iinfo(np.int32).max))
 
-    def _commit(self, module, state, optimizer, device, dtype, n_outputs, epochs_before) -> None:
+        if first_pass:
+            module = fitting.new_module(
+                lambda: self._build_module(X.shape[1], n_outputs), seed, where,
+                init=lambda module, generator: self._init_module(module, generator, initial))
+            state = ProgressState.start(self.early_stopping and settings.stochastic)
+            optimizer_state = None
+        else:
+            module = fitting.continued_module(self.module_, where)
+            state = copy.deepcopy(self._progress)
+            state.switch_stopping_rule(self.early_stopping and not incremental)
+            # a copy: the optimiser updates its state tensors in place
+            optimizer_state = copy.deepcopy(self._optimizer_state) if incremental else None
+
+        epochs_before = state.n_iter
+        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
+                                   where.device, where.dtype)
+        trained = fitting.train(
+            module, self._make_objective(), train, valid, state, settings, where=where,
+            seed=seed, flops_per_sample=self._flops_per_sample(module),
+            optimizer_state=optimizer_state, incremental=incremental)
+        self._commit(module, state, trained.optimizer, where, n_outputs, epochs_before)
+        self.n_threads_ = trained.n_threads  # intra-op threads this fit trained with
+
+    def _n_outputs_for(self, y_encoded) -> int:
+        return 1
+
+    def _commit(self, module, state, optimizer, where, n_outputs, epochs_before) -> None:
         self.module_ = module
-        self.device_ = device
-        self._compute_dtype = dtype
+        self.device_ = where.device
+        self._compute_dtype = where.dtype
         self._progress = state
         self._optimizer_state = None if optimizer is None else optimizer.state_dict()
         # as in scikit-learn, the epochs (iterations) of this call; history_ counts them all
@@ -354,7 +322,7 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)
-        with thread_budget(threads_for(flops)), heap_for_batches():
+        with fitting.prediction_scope(flops):
             out = predict_outputs(
                 self.module_, X, device=self.device_, dtype=self._compute_dtype,
                 batch_rows=batch_rows, decode=objective.decode,
@@ -407,7 +375,7 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         state = self.__dict__.copy()
         if "module_" in state:
             state["module_"] = copy.deepcopy(self.module_).to("cpu")
-            state["_optimizer_state"] = _to_cpu(state.get("_optimizer_state"))
+            state["_optimizer_state"] = to_cpu(state.get("_optimizer_state"))
             state["device_"] = str(self.device_)
         return state
 
@@ -425,27 +393,7 @@ class NeuralNetBase(SklearnCallbacks, EngineSettings, TrainingData, StreamedInpu
         return tags
 
 
-@torch.no_grad()
-def _predicts_finite(module, train) -> bool:
-    """Whether the kept weights give finite outputs on (a batch of) the training data."""
-    X = next(iter(train.epoch(None)))[0][:256]
-    return bool(torch.isfinite(module(X).float()).all())
-
-
-#: working attributes of a fit that are not part of the fitted model (the data stays the user's)
-_FIT_ONLY = frozenset({"_scoring_data", "_stream_loader"})
-
-
 def _is_state(name: str) -> bool:
     """Fitted attributes and private state, as opposed to parameters."""
     return name.endswith("_") or name.startswith("_")
 
-
-def _to_cpu(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return obj

@@ -8,10 +8,9 @@ architecture lives in the concrete estimators.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     check_classification_targets,
     type_of_target,
@@ -19,39 +18,8 @@ from sklearn.utils.multiclass import (
 )
 
 from sklnn.engine.objectives import BinaryLogLoss, RegressionLoss, SoftmaxLogLoss
-from sklnn.engine.solvers import STOCHASTIC_SOLVERS
-from sklnn.estimators.base import NeuralNetBase
+from sklnn.estimators._base import NeuralNetBase
 
-
-def _stochastic(estimator) -> bool:
-    if estimator.solver not in STOCHASTIC_SOLVERS:
-        raise AttributeError(
-            f"partial_fit is only available for stochastic optimizers. {estimator.solver} is not "
-            "stochastic."
-        )
-    return True
-
-
-
-_VALIDATION_DATA_DOC = """\
-Validation set (``X_val`` may be a Dataset or memmap) used instead
-of a split of X when scoring epochs and for early stopping. It is
-used exactly as given: inside a ``Pipeline``
-(``pipe.fit(X, y, est__validation_data=...)``) the estimator receives
-transformed X but untransformed ``X_val``, so transform it first
-(``pipe[:-1].transform(X_val)`` after fitting the steps) or monitor a
-held-out share instead with ``early_stopping=True,
-n_iter_no_change=np.inf`` (scores every epoch on
-``validation_fraction`` of the transformed data and never stops early;
-the best-scoring weights are kept). A validation set whose feature
-scale differs grossly from X raises a warning."""
-
-
-def _validation_data_documented(fit):
-    """The classifier's and the regressor's ``fit`` share this parameter's description."""
-    text = _VALIDATION_DATA_DOC.replace("\n", "\n" + " " * 12)
-    fit.__doc__ = fit.__doc__.replace("<<validation_data>>", text)
-    return fit
 
 class NeuralClassifier(ClassifierMixin, NeuralNetBase):
     """Classifier behaviour: binary, multiclass and multilabel (indicator) targets."""
@@ -195,49 +163,6 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
             proba = proba.ravel()
         return model._label_binarizer.inverse_transform(proba)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    @_validation_data_documented
-    def fit(self, X, y=None, sample_weight=None, *, validation_data=None):
-        """Train the network on (X, y).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features), or Dataset
-            A ``torch.utils.data.Dataset`` or a ``numpy.memmap`` is streamed a
-            batch at a time (see :mod:`sklnn.data`).
-        y : array-like of shape (n_samples,) or (n_samples, n_classes), default=None
-            Labels, or a binary indicator matrix for multilabel problems. None
-            only when X is a Dataset of ``(x, y)`` pairs: the labels are read
-            from it.
-        sample_weight : array-like of shape (n_samples,), default=None
-        validation_data : tuple (X_val, y_val), default=None
-            <<validation_data>>
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, sample_weight, validation_data=validation_data)
-
-    @available_if(_stochastic)
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over (X, y), continuing from the current weights.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-        classes : array-like, default=None
-            Every label the model will see; required on the first call.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
@@ -248,6 +173,11 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
     """Regressor behaviour: one or several numeric outputs."""
 
     def _validate_targets_and_features(self, X, y, *, incremental, reset, classes):
+        if classes is not None:
+            raise ValueError(
+                f"classes={classes!r} names the labels of a classifier; "
+                f"{type(self).__name__} is a regressor: call partial_fit(X, y) without it."
+            )
         X, y = self._validate_input(X, y, reset=reset, y_numeric=True)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
@@ -297,40 +227,6 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
         """
         out = self._forward(X)
         return out.ravel() if out.shape[1] == 1 else out
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    @_validation_data_documented
-    def fit(self, X, y=None, sample_weight=None, *, validation_data=None):
-        """Train the network on (X, y).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features), or Dataset
-            A ``torch.utils.data.Dataset`` or a ``numpy.memmap`` is streamed a
-            batch at a time (see :mod:`sklnn.data`).
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
-            None only when X is a Dataset of ``(x, y)`` pairs: the targets are
-            read from it.
-        sample_weight : array-like of shape (n_samples,), default=None
-        validation_data : tuple (X_val, y_val), default=None
-            <<validation_data>>
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, sample_weight, validation_data=validation_data)
-
-    @available_if(_stochastic)
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), continuing from the current weights.
-
-        Returns
-        -------
-        self
-        """
-        return self._fit(X, y, sample_weight, incremental=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

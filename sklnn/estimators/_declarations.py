@@ -1,31 +1,31 @@
-"""Every estimator parameter declared once: default, constraint and documentation.
+"""Every estimator parameter and fitted attribute declared once.
 
 A :class:`Param` carries what scikit-learn spreads over ``__init__``, the
 ``_parameter_constraints`` dict and the numpydoc "Parameters" section. An
-estimator lists the parameters it takes (``_declared_params``); the base class
-turns that list into a plain ``__init__`` that only stores them, the merged
-``_parameter_constraints`` that ``_fit_context`` validates, and the
-"Parameters" section of the docstring. Shared parameters therefore have one
-default, one constraint and one description everywhere; an estimator that needs
-another default says so with :meth:`Param.replace` next to its declaration.
+estimator lists the parameters it takes (``_declared_params``) and writes its
+``__init__`` with the same names, order and defaults (a test checks the two
+agree); :func:`declare` turns the list into the ``_parameter_constraints`` that
+``_fit_context`` validates and the "Parameters" section of the docstring, and
+fills the "Attributes" section from :data:`ATTRIBUTES`. Shared parameters
+therefore have one default, one constraint and one description everywhere; an
+estimator that needs another default says so with :meth:`Param.replace` next to
+its declaration.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import (
-    Interval,
-    Options,
-    StrOptions,
-)
 
-from sklnn.engine.solvers import SCHEDULES, SOLVERS
+from sklnn._sklearn_private import Interval, Options, StrOptions
+from sklnn.engine.schedules import SCHEDULES
+from sklnn.engine.solvers import SOLVERS
 from sklnn.validation import check_layer_sizes
 
 #: Where an estimator's docstring receives its generated "Parameters" entries.
@@ -208,6 +208,69 @@ def engine_params(**defaults) -> tuple[Param, ...]:
                  for p in ENGINE_PARAMS)
 
 
-# ------------------------------------------------------------------ generated pieces
-def parameters_doc(params: Sequence[Param]) -> str:
-    return "\n".join(p.docstring() for p in params)
+# ------------------------------------------------------------------ fitted attributes
+ATTRIBUTES = {
+    "classes_": ("ndarray of shape (n_classes,)", "Class labels, sorted."),
+    "input_shape_": ("tuple of int", "``(C, H, W)`` of the images the network sees."),
+    "sequence_shape_": ("tuple of int",
+                        "``(T, F)``: steps and features per sequence seen in ``fit``."),
+    "horizon_": ("int", "Values forecast per window (columns of ``y``)."),
+    "n_features_in_": ("int", "Length of a validated input row: the number of features, "
+                       "``C * H * W`` for images, ``T * F`` for sequences."),
+    "feature_names_in_": ("ndarray of shape (`n_features_in_`,)",
+                          "Defined when X has string column names."),
+    "loss_": ("float", "Training loss (including the L2 term) of the last epoch."),
+    "best_loss_": ("float or None", "Smallest training loss; None with early stopping."),
+    "loss_curve_": ("list of float", 'Training loss per epoch (per iteration for "lbfgs").'),
+    "validation_scores_": ("list of float or None",
+                           "Validation score per epoch with early stopping."),
+    "best_validation_score_": ("float or None", "Best validation score with early stopping."),
+    "t_": ("int", "Training samples seen."),
+    "coefs_": ("list of ndarray", "Weight matrices, ``coefs_[i]`` of shape "
+               "(n_units_i, n_units_i+1)."),
+    "intercepts_": ("list of ndarray", "Bias vectors, ``intercepts_[i]`` of shape "
+                    "(n_units_i+1,)."),
+    "n_iter_": ("int", "Epochs run (iterations for \"lbfgs\")."),
+    "n_layers_": ("int", "Weighted layers plus the input layer, as scikit-learn counts "
+                  "layers (convolutions wider than 1x1 and dense layers for images, "
+                  "``num_layers + 2`` for recurrent networks)."),
+    "n_outputs_": ("int", "Outputs of the network's head."),
+    "out_activation_": ("str", "Output activation the loss implies."),
+    "module_": ("torch.nn.Module", "The trained network; it returns raw outputs (logits)."),
+    "device_": ("torch.device", "Where the network lives."),
+    "n_threads_": ("int", "Intra-op threads the fit trained with; at most its worker's share "
+                   "of the cores in a parallel search."),
+    "history_": ("History (a list of dict)",
+                 "Per epoch: epoch, train_loss, valid_loss, valid_score, lr, duration."),
+}
+
+#: the attributes every estimator has after fit, in documentation order
+COMMON = ("n_features_in_", "feature_names_in_", "loss_", "best_loss_", "loss_curve_",
+          "validation_scores_", "best_validation_score_", "t_", "n_iter_", "n_layers_",
+          "n_outputs_", "out_activation_", "n_threads_", "module_", "device_", "history_")
+
+_ATTRIBUTES_MARKER = re.compile(r"^ *<<attributes:([^>]*)>>$", re.MULTILINE)
+
+
+def _fill_attributes(doc: str) -> str:
+    """Replace the attributes marker with the named entries (``COMMON`` expands)."""
+
+    def entries(match) -> str:
+        names = []
+        for name in match.group(1).split():
+            names.extend(COMMON if name == "COMMON" else (name,))
+        return "\n".join(f"    {n} : {ATTRIBUTES[n][0]}\n        {ATTRIBUTES[n][1]}"
+                         for n in names)
+
+    return _ATTRIBUTES_MARKER.sub(entries, doc)
+
+
+# ------------------------------------------------------------------ a class's declarations
+def declare(cls) -> None:
+    """``cls._parameter_constraints`` and the docstring's parameter and attribute entries
+    from ``cls._declared_params`` (run for every estimator class as it is defined)."""
+    params: Sequence[Param] = cls.__dict__["_declared_params"]
+    cls._parameter_constraints = {p.name: list(p.constraints) for p in params}
+    if cls.__doc__ and PARAMETERS_MARKER in cls.__doc__:
+        entries = "\n".join(p.docstring() for p in params)
+        cls.__doc__ = _fill_attributes(cls.__doc__.replace("    " + PARAMETERS_MARKER, entries))
