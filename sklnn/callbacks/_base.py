@@ -8,6 +8,8 @@ gets only the keywords it names (see :func:`sklnn.engine.hooks.hook_lists`).
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from sklnn.engine.hooks import BATCH_HOOKS, HOOKS
@@ -51,6 +53,23 @@ class Callback:
     def load_state_dict(self, state: dict) -> None:
         """Continue from :meth:`state_dict`'s output."""
 
+    def get_params(self, deep=True) -> dict:
+        """The constructor's parameters and their values, as scikit-learn's estimators
+        give them: ``callbacks__NAME__PARAM`` reaches them through the estimator's
+        ``get_params``/``set_params``, so a search can tune them."""
+        return {name: getattr(self, name) for name in _init_parameters(type(self))}
+
+    def set_params(self, **params):
+        """Set constructor parameters (the next fit uses them); unknown names raise."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for callback {type(self).__name__}; valid "
+                    f"parameters are {sorted(valid)}.")
+            setattr(self, name, value)
+        return self
+
     def wants_batches(self) -> bool:
         """Whether the per-batch hooks must be called (each costs a call per step); by
         default, when a subclass overrides one of them."""
@@ -64,11 +83,84 @@ class Callback:
         return f"{type(self).__name__}({fields})"
 
 
+def _init_parameters(cls) -> list[str]:
+    """The named parameters of ``cls.__init__`` (not ``*args``/``**kwargs``)."""
+    signature = inspect.signature(cls.__init__)
+    return [p.name for p in list(signature.parameters.values())[1:]
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def named_callbacks(callbacks) -> list[tuple[str | None, object]]:
+    """``(name, callback)`` for each entry of a ``callbacks`` parameter: a callback, or a
+    ``(name, callback)`` pair; the name is None for an unnamed one. Names must be unique
+    strings without ``"__"``, which separates them from the callback's parameters."""
+    entries, names = [], set()
+    for index, entry in enumerate(callbacks or ()):
+        if isinstance(entry, tuple):
+            if len(entry) != 2 or not isinstance(entry[0], str):
+                raise TypeError(
+                    f"callbacks[{index}] is {entry!r}; an entry is a callback or a pair "
+                    "(name, callback) with a string name, e.g. ('stop', EarlyStopping()).")
+            name, cb = entry
+            if not name or "__" in name or name in names:
+                raise ValueError(
+                    f"callbacks[{index}] is named {name!r}; names must be unique, non-empty "
+                    "and without '__' (callbacks__NAME__PARAM reaches a named callback's "
+                    "parameters).")
+            names.add(name)
+            entries.append((name, cb))
+        else:
+            entries.append((None, entry))
+    return entries
+
+
+def callback_params(callbacks) -> dict:
+    """``callbacks__NAME`` and ``callbacks__NAME__PARAM`` for the named callbacks (the
+    nested parameters of an estimator's ``get_params(deep=True)``)."""
+    params = {}
+    for name, cb in named_callbacks(callbacks):
+        if name is None:
+            continue
+        params[f"callbacks__{name}"] = cb
+        if callable(getattr(cb, "get_params", None)) and not isinstance(cb, type):
+            params.update({f"callbacks__{name}__{k}": v for k, v in cb.get_params().items()})
+    return params
+
+
+def set_callback_params(callbacks, params: dict) -> list | tuple:
+    """``callbacks`` after ``set_params(callbacks__NAME=..., callbacks__NAME__PARAM=...)``:
+    a replaced callback gives a new list; a parameter is set on the callback itself."""
+    entries = named_callbacks(callbacks)
+    by_name = {name: i for i, (name, _) in enumerate(entries) if name is not None}
+    replaced = list(callbacks or ())
+    nested: dict[str, dict] = {}
+    for key, value in params.items():
+        name, _, param = key.removeprefix("callbacks__").partition("__")
+        if name not in by_name:
+            raise ValueError(
+                f"Invalid parameter {key!r}: no callback is named {name!r}; the named "
+                f"callbacks are {sorted(by_name)} (name one with callbacks=[(name, "
+                "callback), ...]).")
+        if param:
+            nested.setdefault(name, {})[param] = value
+        else:
+            replaced[by_name[name]] = (name, value)
+    for name, values in nested.items():
+        cb = replaced[by_name[name]][1]
+        if not callable(getattr(cb, "set_params", None)):
+            raise ValueError(f"callback {name!r} ({type(cb).__name__}) has no set_params; "
+                             "subclass sklnn.callbacks.Callback to tune its parameters.")
+        cb.set_params(**values)
+    if any(key.count("__") == 1 for key in params):
+        return type(callbacks)(replaced) if isinstance(callbacks, tuple) else replaced
+    return callbacks
+
+
 def check_callbacks(callbacks) -> list:
     """The callbacks as a list, each an instance with at least one hook, or a TypeError
-    that says what a callback must provide."""
+    that says what a callback must provide. Entries may be ``(name, callback)`` pairs."""
     checked = []
-    for index, cb in enumerate(callbacks or ()):
+    for index, (_, cb) in enumerate(named_callbacks(callbacks)):
         if isinstance(cb, type):
             raise TypeError(
                 f"callbacks[{index}] is the class {cb.__name__}, not an instance; pass "

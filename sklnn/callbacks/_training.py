@@ -88,6 +88,18 @@ class LRScheduler(Callback):
         self.monitor = monitor
         self.kwargs = kwargs
 
+    def get_params(self, deep=True):
+        return {"scheduler": self.scheduler, "step_every": self.step_every,
+                "monitor": self.monitor, **self.kwargs}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            if name in ("scheduler", "step_every", "monitor"):
+                setattr(self, name, value)
+            else:  # the scheduler's own arguments
+                self.kwargs[name] = value
+        return self
+
     def wants_batches(self):
         return self.step_every == "batch"
 

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklnn._sklearn_private import _fit_context
 from sklnn._warnings import attributed_to_user
-from sklnn.callbacks._base import check_callbacks
+from sklnn.callbacks._base import callback_params, check_callbacks, set_callback_params
 from sklnn.engine import fitting
 from sklnn.engine.devices import autocast_dtype, place_module, saved_device, to_cpu
 from sklnn.engine.inference import predict_batch_rows, predict_outputs
@@ -114,6 +114,24 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
         for param in self._declared_params:
             if param.check is not None:
                 param.check(param.name, getattr(self, param.name))
+
+    # ------------------------------------------------------------ parameters
+    def get_params(self, deep=True):
+        """Parameters of this estimator; with ``deep``, also ``callbacks__NAME__PARAM``
+        for the named callbacks."""
+        params = super().get_params(deep=deep)
+        if deep:
+            params.update(callback_params(self.callbacks))
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``callbacks__NAME`` replaces a named callback and
+        ``callbacks__NAME__PARAM`` sets one of its parameters."""
+        nested = {k: params.pop(k) for k in list(params) if k.startswith("callbacks__")}
+        super().set_params(**params)
+        if nested:
+            self.callbacks = set_callback_params(self.callbacks, nested)
+        return self
 
     # --------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -273,6 +291,10 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
         epochs_before = state.n_iter
         train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
                                    where.device, where.dtype)
+        # callbacks get this working copy (trainer.estimator): it predicts, mid-fit, with
+        # the weights as they are
+        self.module_, self.device_, self._compute_dtype = module, where.device, where.dtype
+        self.n_outputs_ = n_outputs
         trained = fitting.train(
             module, self._make_objective(), train, valid, state, settings, where=where,
             seed=seed, flops_per_sample=self._flops_per_sample(module),

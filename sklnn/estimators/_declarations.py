@@ -154,8 +154,10 @@ ENGINE_PARAMS: tuple[Param, ...] = (
         "auto" picks CUDA, else MPS, else the CPU; or "cpu", "cuda", "cuda:1",
         "mps". The device used is ``device_``."""),
     Param("callbacks", None, (list, tuple, None), "list of Callback or None", """
-        Objects with any of the hooks of :class:`sklnn.callbacks.Callback`; see
-        :mod:`sklnn.callbacks`. Checked when ``fit`` starts."""),
+        Objects with any of the hooks of :class:`sklnn.callbacks.Callback`, or
+        ``(name, callback)`` pairs, whose parameters are then the estimator's
+        ``callbacks__NAME__PARAM`` (``get_params``, ``set_params``, a grid
+        search); see :mod:`sklnn.callbacks`. Checked when ``fit`` starts."""),
     Param("compile", False, BOOL, "bool", """
         Train a ``torch.compile``-d network. The first batch's gradients are
         checked against eager mode; on a mismatch training falls back to eager."""),

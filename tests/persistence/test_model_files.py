@@ -1,4 +1,4 @@
-"""Model files from strangers: every attack of issue 14 is refused with a ModelFileError
+"""Model files from strangers: every known attack is refused with a ModelFileError
 naming what was wrong, before the memory it asks for is allocated."""
 
 import copy

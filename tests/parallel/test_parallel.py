@@ -15,6 +15,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import NETWORK_CLASSES
 from joblib import Parallel, delayed, parallel_config
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -22,16 +23,13 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tolerances import F64_OUTPUT
 
-import sklnn
 from sklnn import MLPClassifierGPU
 from sklnn.engine import heap, threads
 from sklnn.engine.devices import DEVICE_ENV, resolve_device
-from sklnn.estimators._base import NeuralNetBase
 from sklnn.parallel import _claim_device, assign_devices, round_robin
 
 # the networks: SeasonalNaive, a baseline with nothing to train, has no device or seed
-ESTIMATORS = [cls for cls in (getattr(sklnn, n) for n in sklnn.__all__)
-              if isinstance(cls, type) and issubclass(cls, NeuralNetBase)]
+ESTIMATORS = NETWORK_CLASSES
 
 
 class CudaTouched(RuntimeError):

@@ -33,7 +33,7 @@ import sklnn.persistence
 import sklnn.plot
 import sklnn.summary
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_PACKAGES = [sklnn, sklnn.callbacks, sklnn.data, sklnn.datasets, sklnn.summary,
                    sklnn.history, sklnn.persistence, sklnn.parallel, sklnn.plot,
                    sklnn.estimators, sklnn.modules, sklnn.engine]

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import small, small_estimators
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -17,8 +18,6 @@ from sklnn import (
     CNNImageClassifier,
     MLPClassifierGPU,
     MLPRegressorGPU,
-    ResNetClassifier,
-    RNNClassifier,
     RNNForecaster,
 )
 
@@ -27,17 +26,12 @@ DTYPES = [np.bool_, np.int8, np.int64, np.float16, np.float32, np.float64, np.co
 
 
 def _estimators():
-    small = dict(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    """Every network estimator, and the MLPs' configurations with their own input rules."""
     return [
-        MLPClassifierGPU(**small),
-        MLPClassifierGPU(**small, batch_norm=True, batch_size=2),
-        MLPClassifierGPU(**small, early_stopping=True),
-        MLPRegressorGPU(**small),
-        MLPRegressorGPU(**small, solver="lbfgs", batch_norm=True),
-        CNNImageClassifier(filters=(2,), dense_layers=(4,), max_iter=2, random_state=0),
-        ResNetClassifier(depth=8, width=0.25, max_iter=1, batch_size=4, random_state=0),
-        RNNForecaster(hidden_size=3, num_layers=1, max_iter=2, random_state=0),
-        RNNClassifier(cell="lstm", hidden_size=3, num_layers=1, max_iter=2, random_state=0),
+        *small_estimators(),
+        small(MLPClassifierGPU, batch_norm=True, batch_size=2),
+        small(MLPClassifierGPU, early_stopping=True),
+        small(MLPRegressorGPU, solver="lbfgs", batch_norm=True),
     ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "sklnn"
+PACKAGE = Path(__file__).resolve().parents[2] / "sklnn"
 
 
 def _imports(path: Path) -> set[str]:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import small_data, small_estimators
 from tolerances import F32_OUTPUT
 
 import sklnn
@@ -204,21 +205,13 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(binary_data, tmp_path, 
     np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
 
 
-def _every_estimator():
-    from test_common import ESTIMATORS
-
-    return ESTIMATORS
-
-
-@pytest.mark.parametrize("estimator", _every_estimator(), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("estimator", small_estimators(), ids=lambda e: type(e).__name__)
 def test_every_estimator_saves_loads_pickles_and_copies(estimator, tmp_path):
     import copy
 
-    from sklearn.base import clone, is_classifier
+    from sklearn.base import clone
 
-    rng = np.random.RandomState(0)
-    X = rng.rand(40, 16)
-    y = (X[:, 0] > 0.5).astype(int) if is_classifier(estimator) else X[:, 0] * 2.0
+    X, y = small_data(estimator, n_samples=40)
     model = clone(estimator).fit(X, y)
     expected = model.predict(X)
     model.save(tmp_path / "model.sklnn")

@@ -1,8 +1,14 @@
 """Callbacks: early stopping, schedulers, checkpoints, logging, history."""
 
+import io
+
 import numpy as np
 import pytest
 import torch
+from conftest import small_data, small_estimators
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import GridSearchCV
+from tolerances import F32_OUTPUT
 
 from sklnn import MLPClassifierGPU
 from sklnn.callbacks import Callback, Checkpoint, EarlyStopping, EpochLogger, LRScheduler
@@ -184,3 +190,49 @@ def test_hooks_get_keywords_and_callbacks_naming_fewer_keep_working(binary_data)
     assert seen["kwargs"] == [["batch_index", "loss"]] * 4
     assert seen["named"] == [1, 2]
     assert seen["bare"] == 1
+
+
+@pytest.mark.parametrize("estimator", small_estimators(), ids=lambda e: type(e).__name__)
+def test_callbacks_predict_and_score_mid_fit_on_every_estimator(estimator):
+    X, y = small_data(estimator)
+    seen = []
+
+    class Probe(Callback):
+        def on_epoch_end(self, trainer, *, record, **kwargs):
+            model = trainer.estimator
+            out = model.predict_proba(X) if is_classifier(model) else model.predict(X)
+            seen.append((out, model.score(X, y), trainer.module.training))
+
+    model = clone(estimator).set_params(callbacks=[Probe()]).fit(X, y)
+    assert len(seen) == model.n_iter_ == 2
+    last, score, training = seen[-1]
+    final = model.predict_proba(X) if is_classifier(model) else model.predict(X)
+    np.testing.assert_allclose(last, final, **F32_OUTPUT)  # the weights after that epoch
+    assert score == pytest.approx(model.score(X, y), rel=1e-5, abs=1e-6)
+    assert all(entry[2] for entry in seen)  # back in training mode after predicting
+
+
+def test_named_callbacks_are_parameters_a_search_can_tune(binary_data):
+    X, y = binary_data
+    clf = MLPClassifierGPU(hidden_layer_sizes=(4,), max_iter=30, random_state=0, callbacks=[
+        ("stop", EarlyStopping(monitor="train_loss", patience=2, min_delta=10.0)),
+        EpochLogger(stream=io.StringIO())])
+    params = clf.get_params()
+    assert params["callbacks__stop__patience"] == 2
+    assert isinstance(params["callbacks__stop"], EarlyStopping)
+    assert "callbacks__stop__patience" not in clf.get_params(deep=False)
+    copy = clone(clf).set_params(callbacks__stop__patience=5)
+    assert copy.get_params()["callbacks__stop__patience"] == 5
+    assert clf.get_params()["callbacks__stop__patience"] == 2  # the clone's own callback
+    # after the first epoch, min_delta=10 never counts as an improvement: training stops
+    # `patience` epochs later
+    search = GridSearchCV(clf, {"callbacks__stop__patience": [1, 3]}, cv=2).fit(X, y)
+    assert [r["callbacks__stop__patience"] for r in search.cv_results_["params"]] == [1, 3]
+    best = search.best_params_["callbacks__stop__patience"]
+    assert search.best_estimator_.n_iter_ == 1 + best
+    with pytest.raises(ValueError, match="no callback is named 'stp'"):
+        clf.set_params(callbacks__stp__patience=1)
+    with pytest.raises(ValueError, match="Invalid parameter 'patients'"):
+        clf.set_params(callbacks__stop__patients=1)
+    with pytest.raises(ValueError, match="names must be unique"):
+        MLPClassifierGPU(callbacks=[("a", EpochLogger()), ("a", EpochLogger())]).fit(X, y)

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import small_data, small_estimators
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
@@ -12,33 +13,15 @@ from sklearn.preprocessing import StandardScaler
 from sklnn import (
     CNNImageClassifier,
     MLPClassifierGPU,
-    MLPRegressorGPU,
-    ResNetClassifier,
     RNNClassifier,
-    RNNForecaster,
 )
 from sklnn.callbacks import EpochLogger
 
-SMALL = [
-    MLPClassifierGPU(hidden_layer_sizes=(3,), max_iter=1, random_state=0),
-    MLPRegressorGPU(hidden_layer_sizes=(3,), max_iter=1, random_state=0),
-    CNNImageClassifier(filters=(2,), dense_layers=(3,), max_iter=1, random_state=0),
-    ResNetClassifier(depth=8, width=0.25, max_iter=1, learning_rate="constant", random_state=0),
-    RNNForecaster(hidden_size=3, num_layers=1, max_iter=1, random_state=0),
-    RNNClassifier(hidden_size=3, num_layers=1, max_iter=1, random_state=0),
-]
 
-
-def _data(estimator):
-    rng = np.random.RandomState(0)
-    X = rng.rand(20, 16)
-    y = X[:, 0] if isinstance(estimator, (MLPRegressorGPU, RNNForecaster)) else np.arange(20) % 2
-    return X, y
-
-
-@pytest.mark.parametrize("estimator", SMALL, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("estimator", small_estimators(max_iter=1),
+                         ids=lambda e: type(e).__name__)
 def test_warnings_point_at_the_user_s_line(estimator):
-    X, y = _data(estimator)
+    X, y = small_data(estimator)
     clipped = clone(estimator).set_params(batch_size=500)
     for fit, category in (
         (lambda: estimator.fit(X, y), ConvergenceWarning),  # max_iter=1

@@ -1,4 +1,4 @@
-"""Data-parallel training (issue 16): 2 CPU processes on the gloo backend.
+"""Data-parallel training: 2 CPU processes on the gloo backend.
 
 Each test starts real processes (importing torch and sklnn costs seconds per process,
 more on a loaded machine), so there are few tests and each checks several things on

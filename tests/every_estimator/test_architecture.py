@@ -7,24 +7,26 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import CHECKED, ESTIMATOR_CLASSES, NETWORK_CLASSES, SMALL, small
 from sklearn.base import clone
-from sklearn.utils._param_validation import InvalidParameterError
 
 from sklnn import (
     CNNImageClassifier,
     MLPClassifierGPU,
     MLPRegressorGPU,
     ResNetClassifier,
-    RNNClassifier,
     RNNForecaster,
 )
+from sklnn._sklearn_private import InvalidParameterError
 from sklnn.callbacks import Callback
 from sklnn.engine import Trainer
+from sklnn.estimators._declarations import ENGINE
 
-CLASSES = [MLPClassifierGPU, MLPRegressorGPU, CNNImageClassifier, ResNetClassifier,
-           RNNForecaster, RNNClassifier]
+CLASSES = NETWORK_CLASSES
 
-# Shared parameters whose default differs on purpose, with the reason.
+# Shared parameters whose default differs on purpose, with the reason: from the engine's
+# declaration for the engine parameters, from the first estimator (alphabetically) that
+# has it for the others.
 DEFAULTS_THAT_DIFFER = {
     # images train in fewer, larger batches than tabular data
     ("CNNImageClassifier", "batch_size"), ("CNNImageClassifier", "max_iter"),
@@ -37,15 +39,21 @@ DEFAULTS_THAT_DIFFER = {
     ("RNNForecaster", "loss"),
     # measured on MNIST-1D and UCR sets (docs/sequences.md): a classifier reads whole
     # sequences, the forecaster's defaults reproduce the lecture
-    ("RNNClassifier", "hidden_size"), ("RNNClassifier", "num_layers"),
-    ("RNNClassifier", "bidirectional"), ("RNNClassifier", "learning_rate_init"),
+    ("RNNForecaster", "hidden_size"), ("RNNForecaster", "num_layers"),
+    ("RNNForecaster", "bidirectional"), ("RNNClassifier", "learning_rate_init"),
     ("RNNClassifier", "max_iter"),
+    # the FCN of Wang et al. (2017): 1-D channels per block, batch norm after every
+    # convolution, and the epochs docs/sequences.md measured
+    ("CNNSequenceClassifier", "filters"), ("CNNSequenceClassifier", "batch_norm"),
+    ("CNNSequenceClassifier", "max_iter"),
 }
 # Shared names whose description differs on purpose: they describe each architecture's
-# own layers (where dropout or batch norm go, which layers the activation follows), or
-# ResNet's alpha, whose default needs the paper's batch-size arithmetic, or the sequence
-# classifiers' batch_size, whose "auto" gives small training sets more steps.
-DESCRIPTIONS_THAT_DIFFER = {"dropout", "batch_norm", "activation", "loss", "alpha", "batch_size"}
+# own layers (where dropout or batch norm go, which layers the activation follows, 2-D
+# filters or 1-D channels), or ResNet's alpha, whose default needs the paper's batch-size
+# arithmetic, or the sequence classifiers' batch_size, whose "auto" gives small training
+# sets more steps.
+DESCRIPTIONS_THAT_DIFFER = {"dropout", "batch_norm", "activation", "loss", "alpha", "batch_size",
+                            "filters"}
 
 
 def _documented_parameters(cls) -> dict[str, str]:
@@ -54,6 +62,11 @@ def _documented_parameters(cls) -> dict[str, str]:
     section = re.split(r"\n\n(?=[A-Z][a-zA-Z ]+\n-+\n)", section, maxsplit=1)[0]
     entries = re.split(r"^(?=\w+ : )", section, flags=re.MULTILINE)
     return {entry.split(" : ", 1)[0]: entry.rstrip() for entry in entries if " : " in entry}
+
+
+def test_every_public_estimator_is_in_the_shared_lists():
+    assert set(SMALL) == set(NETWORK_CLASSES)
+    assert {type(est) for est in CHECKED} == set(ESTIMATOR_CLASSES)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
@@ -85,23 +98,24 @@ def test_every_parameter_is_documented_constrained_and_stored(cls):
 
 
 def test_shared_parameters_have_one_default_and_one_meaning():
-    seen: dict[str, tuple] = {}
-    for cls in CLASSES:
+    seen: dict[str, tuple] = {name: (param.default, f"{name} : {param.kind}\n{param.doc}")
+                              for name, param in ENGINE.items()}
+    for cls in sorted(CLASSES, key=lambda c: c.__name__):
         defaults = cls().get_params()
         for name, entry in _documented_parameters(cls).items():
-            if name in seen:
-                first_cls, first_default, first_entry = seen[name]
-                if (cls.__name__, name) not in DEFAULTS_THAT_DIFFER:
-                    assert defaults[name] == first_default, (cls.__name__, name)
-                if name not in DESCRIPTIONS_THAT_DIFFER:
-                    body = entry.split("\n", 1)[-1]
-                    assert body == first_entry.split("\n", 1)[-1], (cls.__name__, name)
-            else:
-                seen[name] = (cls, defaults[name], entry)
+            if name not in seen:
+                seen[name] = (defaults[name], entry)
+                continue
+            first_default, first_entry = seen[name]
+            if (cls.__name__, name) not in DEFAULTS_THAT_DIFFER:
+                assert defaults[name] == first_default, (cls.__name__, name)
+            if name not in DESCRIPTIONS_THAT_DIFFER:
+                body = " ".join(entry.split("\n", 1)[-1].split())
+                assert body == " ".join(first_entry.split("\n", 1)[-1].split()), (
+                    cls.__name__, name)
     # the engine parameters are on every estimator, so every solver is fully configurable
     for cls in CLASSES:
-        assert {"learning_rate", "power_t", "max_fun", "momentum", "epsilon"} <= set(
-            cls().get_params())
+        assert set(ENGINE) <= set(cls().get_params())
 
 
 @pytest.mark.parametrize("name, value", [
@@ -163,17 +177,6 @@ def _data_for(cls):
     return X, y.astype(np.float32) if y.dtype.kind == "f" else y.astype(int)
 
 
-def _small(cls):
-    small = dict(max_iter=3, random_state=0, batch_size=8)
-    if issubclass(cls, (MLPClassifierGPU, MLPRegressorGPU)):
-        return cls(hidden_layer_sizes=(5,), **small)
-    if issubclass(cls, CNNImageClassifier):
-        return cls(filters=(2,), dense_layers=(4,), **small)
-    if issubclass(cls, ResNetClassifier):
-        return cls(depth=8, width=0.25, **small)
-    return cls(hidden_size=4, num_layers=1, **small)
-
-
 class ClippingTrainer(Trainer):
     """A user's loop: plain autograd steps with the gradient norm clipped to 0.01."""
 
@@ -195,7 +198,7 @@ class ClippingTrainer(Trainer):
 def test_a_subclass_changes_the_training_step_of_every_estimator(cls):
     Clipped = type(f"Clipped{cls.__name__}", (cls,), {"trainer_class": ClippingTrainer})
     X, y = _data_for(cls)
-    model = clone(_small(Clipped))
+    model = clone(small(Clipped, max_iter=3, batch_size=8))
     model.norms_seen_ = []
     model.fit(X, y)
     steps = 3 * int(np.ceil(len(X) / 8))

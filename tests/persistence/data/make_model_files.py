@@ -1,8 +1,9 @@
 """Write the model files in ``format1/`` and the predictions they must reproduce.
 
-Run from the repository root: ``python tests/data/make_model_files.py``. The files are the
-file format's reference copies: tests load them and compare with ``expected.npz``, and the
-fuzz tests mutate them. Rewrite them only with a deliberate format change.
+Run from the repository root: ``python tests/persistence/data/make_model_files.py``. The
+files are the file format's reference copies: tests load them and compare with
+``expected.npz``, and the fuzz tests mutate them. Rewrite them only with a deliberate
+format change.
 """
 
 from __future__ import annotations

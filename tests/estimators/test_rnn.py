@@ -20,7 +20,7 @@ LOOKBACK = 20
 # Small networks that learn the sine series in well under a second. The lecture's series are
 # stationary short windows whose level carries information, so they are read as levels: the
 # default differencing and instance normalisation, made for trending series, cost accuracy
-# here (measured in docs/sequences.md; tests/test_sequences.py tests the defaults).
+# here (measured in docs/sequences.md; tests/estimators/test_sequences.py tests the defaults).
 FAST = dict(hidden_size=16, num_layers=1, learning_rate_init=0.01, batch_size=32, max_iter=25,
             random_state=0)
 LEVELS = dict(differencing=0, instance_norm=False)
