@@ -31,6 +31,7 @@ demo: $(DEMO_STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 # The suite again with torch held to one intra-op thread: no result may depend on the count.
@@ -48,6 +49,7 @@ test-oldest:
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 
 # The site in docs/_build/html, warnings as errors. The gallery runs every example with --quick
 # (a minute or two on 2 cores); `make docs SKLNN_EXAMPLES_QUICK=0` runs them at full length.

@@ -47,14 +47,14 @@ def forward_flops(module: torch.nn.Module, sample_shape) -> float:
 
 
 class EpochTimer(Callback):
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, trainer, **kwargs):
         self.durations_ = []
 
-    def on_epoch_begin(self, trainer, epoch):
+    def on_epoch_begin(self, trainer, *, epoch, **kwargs):
         torch.cuda.synchronize()
         self._start = time.perf_counter()
 
-    def on_epoch_end(self, trainer, record):
+    def on_epoch_end(self, trainer, *, record, **kwargs):
         torch.cuda.synchronize()
         self.durations_.append(time.perf_counter() - self._start)
 

@@ -89,7 +89,7 @@ def _predict_choices(workload, module, device) -> tuple[int, float]:
 class _ThreadRecorder(Callback):
     """Reads the intra-op thread count the engine chose, once per fit."""
 
-    def on_train_begin(self, trainer) -> None:
+    def on_train_begin(self, trainer, **kwargs) -> None:
         self.threads = torch.get_num_threads()
 
 

@@ -65,7 +65,7 @@ def _run_config(config: str, path: Path) -> dict:
     class Peak(Callback):
         peak = 0
 
-        def on_batch_end(self, trainer, index, loss):
+        def on_batch_end(self, trainer, *, batch_index, loss, **kwargs):
             Peak.peak = max(Peak.peak, _anonymous_bytes())
 
     X = np.load(path / "X.npy", mmap_mode="r")

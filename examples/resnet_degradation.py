@@ -53,7 +53,7 @@ class TrainingError(Callback):
     def on_train_begin(self, trainer, **kwargs):
         self.errors_ = []
 
-    def on_epoch_end(self, trainer, record, **kwargs):
+    def on_epoch_end(self, trainer, *, record, **kwargs):
         module = trainer.module
         parameter = next(module.parameters())
         module.eval()

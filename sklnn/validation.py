@@ -9,7 +9,9 @@ import numbers
 from contextlib import contextmanager
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
+
+from sklnn._sklearn_private import _check_sample_weight
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -112,24 +114,6 @@ def check_int(name, value, low, allow=()):
     if not is_int(value) or value < low:
         extra = f" or one of {list(allow)}" if allow else ""
         raise ValueError(f"{name} must be an int >= {low}{extra}; got {value!r}.")
-
-
-def check_real(name, value, low=None, high=None, low_open=False, high_open=False):
-    ok = _is_real(value) and np.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
-        bounds = " and ".join(b for b in (lo, hi) if b)
-        raise ValueError(f"{name} must be a real number {bounds}; got {value!r}.")
-
-
-def check_choice(name, value, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}.")
 
 
 def check_layer_sizes(name, sizes) -> list[int]:

@@ -1,9 +1,86 @@
+"""Shared fixtures, and the one list of estimators every cross-cutting test runs over.
+
+Where a test goes: ``tests/estimators/`` holds each estimator's own behaviour (one file
+per estimator family); ``tests/every_estimator/`` the tests that run over every estimator
+(scikit-learn's checks, bad input, nothing ignored, declarations, layout); the other
+folders one subsystem each (engine, callbacks, parallel, persistence, display, docs,
+datasets). A test over every estimator takes its estimators from here: a new estimator
+in ``sklnn.__all__`` must get an entry in ``SMALL`` and ``CHECKED`` (a test says so).
+"""
+
 import os
 import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.datasets import make_classification
+
+import sklnn
+from sklnn.estimators._base import NeuralNetBase
+
+#: every public estimator class, and those that train a network
+ESTIMATOR_CLASSES = [obj for obj in (getattr(sklnn, name) for name in sklnn.__all__)
+                     if isinstance(obj, type) and issubclass(obj, BaseEstimator)]
+NETWORK_CLASSES = [cls for cls in ESTIMATOR_CLASSES if issubclass(cls, NeuralNetBase)]
+
+#: the smallest network of each class: one or two epochs on ``small_data``, in a second
+SMALL = {
+    sklnn.MLPClassifierGPU: dict(hidden_layer_sizes=(3,)),
+    sklnn.MLPRegressorGPU: dict(hidden_layer_sizes=(3,)),
+    sklnn.CNNImageClassifier: dict(filters=(2,), dense_layers=(3,)),
+    sklnn.ResNetClassifier: dict(depth=8, width=0.25, learning_rate="constant"),
+    sklnn.RNNForecaster: dict(hidden_size=3, num_layers=1),
+    sklnn.RNNClassifier: dict(hidden_size=3, num_layers=1),
+    sklnn.CNNSequenceClassifier: dict(filters=(2, 2), kernel_sizes=(3, 3)),
+}
+
+
+def small(cls, **params):
+    """A small instance of ``cls`` or a subclass (``SMALL``'s settings, 2 epochs, seeded),
+    with ``params``."""
+    settings = next(SMALL[base] for base in cls.__mro__ if base in SMALL)
+    return cls(**{**settings, "max_iter": 2, "random_state": 0, **params})
+
+
+def small_estimators(**params) -> list:
+    """``small(cls, **params)`` for every network estimator."""
+    return [small(cls, **params) for cls in NETWORK_CLASSES]
+
+
+def small_data(estimator, n_samples=20):
+    """Rows of 16 features (4x4 images, 16-step sequences) and targets that suit
+    ``estimator``: two balanced classes, or a value."""
+    X = np.random.RandomState(0).rand(n_samples, 16)
+    y = np.arange(n_samples) % 2 if is_classifier(estimator) else X[:, 0] * 2.0
+    return X, y
+
+
+#: settings for scikit-learn's estimator checks: small and fast, but able to learn the
+#: checks' toy problems. On CUDA, precision="auto" computes in float32, which misses the
+#: rtol=1e-7 equivalence checks; precision="float64" passes them all there.
+CHECKED = [
+    sklnn.MLPClassifierGPU(max_iter=100, random_state=0),
+    sklnn.MLPRegressorGPU(max_iter=100, random_state=0),
+    sklnn.CNNImageClassifier(filters=(4,), dense_layers=(16,), learning_rate_init=0.01,
+                             max_iter=30, random_state=0),
+    # with its default batch norm, whose training statistics honour sample weights
+    sklnn.ResNetClassifier(depth=8, width=0.25, learning_rate_init=0.05, max_iter=20,
+                           random_state=0),
+    # the checks' regression data are rows of unrelated features, not windows of a series:
+    # read as levels, not as per-window changes (whose level the default normalises away)
+    sklnn.RNNForecaster(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
+                        max_iter=100, differencing=0, instance_norm=False, random_state=0),
+    # the sequence classifiers' batch "auto" depends on n_samples (ten batches for small
+    # sets), so repeated rows would change the batches: one full batch, as the MLPs' "auto"
+    # gives these small check sets, makes weights and repeats train alike
+    sklnn.RNNClassifier(cell="gru", hidden_size=8, num_layers=1, learning_rate_init=0.02,
+                        max_iter=100, batch_size=200, random_state=0),
+    sklnn.CNNSequenceClassifier(filters=(8, 8), kernel_sizes=(3, 3), learning_rate_init=0.02,
+                                max_iter=50, batch_size=200, random_state=0),
+    # a baseline without a network (no save, device or seed), checked the same way
+    sklnn.SeasonalNaive(),
+]
 
 
 def pytest_configure(config):
@@ -40,7 +117,3 @@ def _quiet_convergence():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
-
-
-def rng(seed=0):
-    return np.random.RandomState(seed)

@@ -127,12 +127,17 @@ def fit_in_processes(estimator, n_processes: int, X, y, sample_weight, *, increm
         with open(os.path.join(folder, "result.pkl"), "rb") as handle:
             result = pickle.load(handle)
     # the callbacks ran in the workers: what rank 0's learnt (best epoch, saved epochs)
-    for mine, theirs in zip(callbacks or (), result["estimator"].callbacks or ()):
+    for mine, theirs in zip(_objects(callbacks), _objects(result["estimator"].callbacks)):
         if type(mine) is type(theirs):
             vars(mine).update(vars(theirs))
     for category, message in result["warnings"]:
         warnings.warn(message, category, stacklevel=2)  # re-attributed by the caller
     return result["estimator"]
+
+
+def _objects(callbacks) -> list:
+    """The callback objects of a ``callbacks`` parameter (entries may be named pairs)."""
+    return [cb[1] if isinstance(cb, tuple) else cb for cb in callbacks or ()]
 
 
 def _check_gpus(device, n_processes: int) -> None:

@@ -9,7 +9,7 @@ It applies only where the gradient has a closed form that is easy to check:
 sklnn's ``MLP`` built from ``Linear`` layers and identity, logistic, tanh or ReLU
 activations (no dropout, no batch norm, no hooks), with the binary log-loss,
 softmax log-loss or squared error, on unweighted batches. Everything else goes
-through autograd. ``tests/test_engine_fast_paths.py`` checks the gradients
+through autograd. ``tests/engine/test_engine_fast_paths.py`` checks the gradients
 against autograd.
 """
 

@@ -139,3 +139,14 @@ def saved_device(device: str | torch.device) -> torch.device:
     if device.type == "mps" and mps is not None and mps.is_available():
         return device
     return torch.device("cpu")
+
+
+def to_cpu(obj):
+    """Tensors in nested dicts, lists and tuples (an optimiser's state) moved to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj

@@ -98,9 +98,11 @@ def predict_outputs(
     decode: Callable[[torch.Tensor], torch.Tensor],
     autocast: torch.dtype | None = None,
 ) -> np.ndarray:
-    """Run ``module`` (in eval mode) over the rows of X in batches; return numpy outputs.
+    """Run ``module`` in eval mode over the rows of X in batches; return numpy outputs.
 
-    The batches go through :func:`inference_module`'s choice of the module.
+    A module caught in training (a callback predicting mid-fit) is switched to eval mode
+    for the call and back after it. The batches go through :func:`inference_module`'s
+    choice of the module.
 
     Memory stays bounded by ``batch_rows`` rows of activations plus the output:
     each batch's decoded output is written into one array allocated after the first
@@ -109,6 +111,13 @@ def predict_outputs(
     densified one batch at a time. When the device runs out of memory the batch is
     halved and retried, down to a single row.
     """
+    if module.training:
+        module.eval()
+        try:
+            return predict_outputs(module, X, device=device, dtype=dtype,
+                                   batch_rows=batch_rows, decode=decode, autocast=autocast)
+        finally:
+            module.train()
     n = X.shape[0]
     module = inference_module(module, device, n)
     result = None

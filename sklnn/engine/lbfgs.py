@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 import torch
-from sklearn.utils.optimize import _check_optimize_result
 
+from sklnn._sklearn_private import _check_optimize_result
 from sklnn.engine.batches import Batches
 from sklnn.engine.objectives import Objective
 from sklnn.engine.penalty import penalised_parameters

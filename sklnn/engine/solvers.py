@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules with scikit-learn's meanings."""
+"""Optimisers with scikit-learn's meanings, and a direct step for fused Adam."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ import torch
 
 STOCHASTIC_SOLVERS = ("adam", "adamw", "sgd")
 SOLVERS = (*STOCHASTIC_SOLVERS, "lbfgs")
-#: scikit-learn's schedules, which apply to "sgd" only
-LEARNING_RATES = ("constant", "invscaling", "adaptive")
-#: every ``learning_rate`` value: "cosine" and "step" span one fit, for every stochastic solver
-SCHEDULES = (*LEARNING_RATES, "cosine", "step")
 
 
 def _fast_flags(params) -> dict:
@@ -61,49 +57,6 @@ def make_optimizer(
         except (RuntimeError, ValueError):
             return cls(params, **kwargs)
     raise ValueError(f"solver={solver!r} is not one of {SOLVERS}.")
-
-
-def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
-    for group in optimizer.param_groups:
-        if isinstance(group["lr"], torch.Tensor):
-            group["lr"].fill_(value)
-        else:
-            group["lr"] = value
-
-
-def current_learning_rate(optimizer: torch.optim.Optimizer) -> float:
-    return float(optimizer.param_groups[0]["lr"])
-
-
-class LearningRateSchedule:
-    """scikit-learn's SGD schedules, applied at the end of each epoch.
-
-    "invscaling" sets lr = learning_rate_init / (t + 1) ** power_t with t the
-    number of samples seen; "adaptive" divides the rate by 5 each time the
-    stopping criterion fires and stops once it falls below 1e-6.
-    """
-
-    def __init__(self, kind: str, learning_rate_init: float, power_t: float) -> None:
-        if kind not in LEARNING_RATES:
-            raise ValueError(f"learning_rate={kind!r} is not one of {LEARNING_RATES}.")
-        self.kind = kind
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-
-    def epoch_end(self, optimizer, samples_seen: int) -> None:
-        if self.kind == "invscaling":
-            value = self.learning_rate_init / (samples_seen + 1) ** self.power_t
-            set_learning_rate(optimizer, value)
-
-    def on_plateau(self, optimizer) -> bool:
-        """Return True if training should stop, else lower the rate and go on."""
-        if self.kind != "adaptive":
-            return True
-        lr = current_learning_rate(optimizer)
-        if lr <= 1e-6:
-            return True
-        set_learning_rate(optimizer, lr / 5.0)
-        return False
 
 
 class OptimizerStep:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from sklnn.engine.solvers import LearningRateSchedule
+from sklnn.engine.schedules import Schedule
 from sklnn.engine.state import ProgressState, snapshot
 
 
@@ -33,7 +33,7 @@ def update_no_improvement(state: ProgressState, valid_score, early_stopping: boo
     return best
 
 
-def plateau_reached(state: ProgressState, schedule: LearningRateSchedule, optimizer,
+def plateau_reached(state: ProgressState, schedule: Schedule, optimizer,
                     early_stopping: bool, tol: float, n_iter_no_change, verbose: bool) -> bool:
     """True when training should stop; "adaptive" schedules lower the rate instead."""
     if state.no_improvement_count <= n_iter_no_change:

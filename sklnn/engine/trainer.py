@@ -37,7 +37,8 @@ from sklnn.engine.dense_gradients import DenseGradients
 from sklnn.engine.hooks import HOOKS, has_module_hooks, hook_lists
 from sklnn.engine.objectives import Objective
 from sklnn.engine.penalty import L2Penalty, penalised_parameters
-from sklnn.engine.solvers import LearningRateSchedule, OptimizerStep, current_learning_rate
+from sklnn.engine.schedules import Schedule, current_learning_rate
+from sklnn.engine.solvers import OptimizerStep
 from sklnn.engine.state import ProgressState, TrainingStopped, snapshot, state_is_finite
 from sklnn.engine.stopping import plateau_reached, update_no_improvement
 from sklnn.modules.norm import sample_weights
@@ -62,8 +63,9 @@ class Trainer:
         batch's weight sum), as in scikit-learn. Added to the gradient directly.
     max_epochs, tol, n_iter_no_change, early_stopping
         The stopping rule, with scikit-learn's meanings.
-    schedule : LearningRateSchedule
-        Learning-rate rule applied at epoch ends and on plateaus.
+    schedule : Schedule
+        Learning-rate rule applied at epoch ends and on plateaus
+        (:func:`sklnn.engine.schedules.make_schedule`).
     shuffle_generator : torch.Generator or None
         Draws each epoch's permutation; None keeps the data order.
     callbacks : list
@@ -95,7 +97,7 @@ class Trainer:
         tol: float = 1e-4,
         n_iter_no_change: float = 10,
         early_stopping: bool = False,
-        schedule: LearningRateSchedule | None = None,
+        schedule: Schedule | None = None,
         shuffle_generator: torch.Generator | None = None,
         callbacks=(),
         verbose: bool = False,
@@ -114,7 +116,7 @@ class Trainer:
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
-        self.schedule = schedule or LearningRateSchedule("constant", 0.0, 0.0)
+        self.schedule = schedule or Schedule("constant", 0.0)
         self.shuffle_generator = shuffle_generator
         self.callbacks = list(callbacks or ())
         self.verbose = verbose
@@ -209,7 +211,7 @@ class Trainer:
 
     def _grad_computed(self, index) -> None:
         for hook in self._hooks["on_grad_computed"]:
-            hook(self, index)
+            hook(self, batch_index=index)
 
     def train_step(self, X, y, weight) -> torch.Tensor:
         """Forward, backward and optimiser step on one batch; returns the detached loss
@@ -246,12 +248,12 @@ class Trainer:
             total = torch.zeros((), device=self.device, dtype=torch.float64)
             for index, (X, y, w) in enumerate(batches.epoch(self.shuffle_generator)):
                 for hook in hooks["on_batch_begin"]:
-                    hook(self, index)
+                    hook(self, batch_index=index)
                 self._batch_index = index
                 loss = self.train_step(X, y, w)
                 total.add_(loss, alpha=X.shape[0])
                 for hook in hooks["on_batch_end"]:
-                    hook(self, index, loss)
+                    hook(self, batch_index=index, loss=loss)
             return total / batches.n_samples
         # Nobody looks at a batch's loss: keep the parts and combine them once per epoch.
         losses, normalisers, norms, rows = [], [], [], []
@@ -362,6 +364,7 @@ class Trainer:
             self.best_weights = snapshot(self.module)
         reason = TrainingStopped.MAX_ITER
         self._hooks = hook_lists(self.callbacks)
+        self.schedule.start(self.optimizer)
         for hook in self._hooks["on_train_begin"]:
             hook(self)  # may load a checkpoint into this trainer
         last_good = snapshot(self.module)
@@ -370,7 +373,7 @@ class Trainer:
             self._maybe_compile(train)
             while self.epochs_in_fit < epochs_wanted:
                 for hook in self._hooks["on_epoch_begin"]:
-                    hook(self, state.n_iter + 1)
+                    hook(self, epoch=state.n_iter + 1)
                 started = time.perf_counter()
                 lr = current_learning_rate(self.optimizer)
                 train_value, valid_loss, valid_score = self._evaluate(self.run_epoch(train), valid)
@@ -392,7 +395,7 @@ class Trainer:
                 converged = self._converged(state)
                 record = self._record(state, train_value, valid_loss, valid_score, lr, started)
                 for hook in self._hooks["on_epoch_end"]:
-                    if hook(self, record):
+                    if hook(self, record=record):
                         self.stop_training = True
                 if self.distributed is not None:  # a callback on one rank stops them all
                     self.stop_training = self.distributed.any(self.stop_training)
@@ -432,6 +435,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
             "fit_rng": None if self.generator is None else self.generator.get_state(),
             "best_weights": self.best_weights,
+            "schedule": self.schedule.state_dict(),
         }
 
     def load_training_state(self, saved: dict) -> None:
@@ -450,3 +454,4 @@ class Trainer:
             torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), self.device)
         if saved["best_weights"] is not None:
             self.best_weights = saved["best_weights"]
+        self.schedule.load_state_dict(saved.get("schedule") or {})

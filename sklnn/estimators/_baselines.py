@@ -6,12 +6,12 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from sklnn._sklearn_private import Interval, _fit_context
 from sklnn.estimators._forecast_transforms import _following_index
-from sklnn.estimators._recurrent import _SequenceInput
+from sklnn.estimators._sequences import _SequenceInput
 from sklnn.validation import check_int, check_sample_weight, to_host
 
 

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import numbers
 
-from sklearn.utils._param_validation import Interval, StrOptions
-
-from sklnn.estimators._images import IMAGE_PARAMS, ImageClassifierBase
-from sklnn.estimators._mlp import ACTIVATION
-from sklnn.estimators._params import (
+from sklnn._sklearn_private import Interval, StrOptions
+from sklnn.estimators._declarations import (
     BOOL,
     CLASS_WEIGHT,
     FRACTION,
     SIZES,
     Param,
     check_sizes,
-    deprecated,
     engine_params,
 )
+from sklnn.estimators._images import IMAGE_PARAMS, ImageClassifierBase
+from sklnn.estimators._mlp import ACTIVATION
 from sklnn.modules.cnn import CNN, PADDINGS, POOLINGS, pooled_layers
 from sklnn.validation import check_layer_sizes
 
@@ -31,7 +29,6 @@ CNN_PARAMS = (
           "Height and width of every convolution's kernel.", positional=True,
           check=check_sizes(min_layers=1, max_layers=2)),
     Param("stride", 1, (STRIDE,), "int", "Stride of every convolution."),
-    deprecated("strides", "stride", (STRIDE,)),
     Param("padding", "valid", (StrOptions(set(PADDINGS)),
                                Interval(numbers.Integral, 0, None, closed="left")),
           '{"valid", "same"} or int', """
@@ -102,7 +99,64 @@ class CNNImageClassifier(ImageClassifierBase):
     """
 
     _declared_params = CNN_PARAMS
-    _renamed_params = {**ImageClassifierBase._renamed_params, "strides": "stride"}
+
+    def __init__(self, filters=(32, 64), kernel_size=3, *, stride=1, padding="valid",
+        activation="relu", pooling="max", pool_size=2, pool_after="last", batch_norm=False,
+        dropout=0.0, dense_layers=(64,), input_shape=None, data_format="auto", shift_range=0,
+        horizontal_flip=False, solver="adam", alpha=0.0001, batch_size=128,
+        learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=20,
+        shuffle=True, random_state=None, tol=0.0001, verbose=False, warm_start=False,
+        momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-08, n_iter_no_change=10, max_fun=15000,
+        device="auto", callbacks=None, compile=False, precision="auto", num_workers=0,
+        persistent_workers=False, prefetch_factor=None, pin_memory="auto", n_processes=None,
+        class_weight=None):
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.activation = activation
+        self.pooling = pooling
+        self.pool_size = pool_size
+        self.pool_after = pool_after
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.dense_layers = dense_layers
+        self.input_shape = input_shape
+        self.data_format = data_format
+        self.shift_range = shift_range
+        self.horizontal_flip = horizontal_flip
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.device = device
+        self.callbacks = callbacks
+        self.compile = compile
+        self.precision = precision
+        self.num_workers = num_workers
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.n_processes = n_processes
+        self.class_weight = class_weight
 
     def _check_architecture(self):
         pooled_layers(self.pool_after, len(check_layer_sizes("filters", self.filters)))
@@ -122,7 +176,7 @@ class CNNImageClassifier(ImageClassifierBase):
             n_outputs,
             filters=check_layer_sizes("filters", self.filters),
             kernel_size=self._kernel(),
-            stride=int(self._param("stride")),
+            stride=int(self.stride),
             padding=self.padding if isinstance(self.padding, str) else int(self.padding),
             activation=self.activation,
             pooling=self.pooling,

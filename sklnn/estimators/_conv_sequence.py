@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sklnn.estimators._mlp import ACTIVATION
-from sklnn.estimators._params import (
+from sklnn.estimators._declarations import (
     BOOL,
     CLASS_WEIGHT,
     FRACTION,
@@ -12,8 +11,9 @@ from sklnn.estimators._params import (
     check_sizes,
     engine_params,
 )
-from sklnn.estimators._recurrent import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
-from sklnn.estimators.tasks import NeuralClassifier
+from sklnn.estimators._mlp import ACTIVATION
+from sklnn.estimators._sequences import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
+from sklnn.estimators._tasks import NeuralClassifier
 from sklnn.modules.activations import ACTIVATIONS
 from sklnn.modules.conv1d import ConvSequenceNetwork
 from sklnn.modules.norm import WeightedBatchNorm1d
@@ -87,6 +87,54 @@ class CNNSequenceClassifier(_PaddedSequenceClassifier, NeuralClassifier):
     """
 
     _declared_params = CONV_SEQUENCE_PARAMS
+
+    def __init__(self, *, filters=(64, 128, 64), kernel_sizes=(8, 5, 3), activation="relu",
+        batch_norm=True, dropout=0.0, padding_value=None, solver="adam", alpha=0.0001,
+        batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+        max_iter=50, shuffle=True, random_state=None, tol=0.0001, verbose=False, warm_start=False,
+        momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-08, n_iter_no_change=10, max_fun=15000,
+        device="auto", callbacks=None, compile=False, precision="auto", num_workers=0,
+        persistent_workers=False, prefetch_factor=None, pin_memory="auto", n_processes=None,
+        class_weight=None):
+        self.filters = filters
+        self.kernel_sizes = kernel_sizes
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.padding_value = padding_value
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.device = device
+        self.callbacks = callbacks
+        self.compile = compile
+        self.precision = precision
+        self.num_workers = num_workers
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.n_processes = n_processes
+        self.class_weight = class_weight
+
     _auto_batch = 32
 
     def _check_params(self):

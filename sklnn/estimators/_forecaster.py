@@ -6,11 +6,11 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from sklnn._sklearn_private import Interval, StrOptions
 from sklnn.engine.objectives import QuantileLoss
+from sklnn.estimators._declarations import BOOL, Param, engine_params
 from sklnn.estimators._forecast_transforms import (
     IDENTITY,
     _check_quantiles,
@@ -20,9 +20,8 @@ from sklnn.estimators._forecast_transforms import (
     history_windows,
     windows_to_model,
 )
-from sklnn.estimators._params import BOOL, Param, engine_params
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
-from sklnn.estimators.tasks import NeuralRegressor, _stochastic
+from sklnn.estimators._tasks import NeuralRegressor
 from sklnn.validation import check_int, check_sample_weight, to_host
 
 FORECASTER_PARAMS = (
@@ -135,9 +134,65 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
     """
 
     _declared_params = FORECASTER_PARAMS
+
+    def __init__(self, *, training_target="last", burn_in=0, target_feature=0, differencing=1,
+        instance_norm=True, season_length=None, scale=True, loss="squared_error",
+        quantiles=(0.1, 0.5, 0.9), cell="lstm", hidden_size=20, num_layers=2, dropout=0.0,
+        bidirectional=False, solver="adam", alpha=0.0001, batch_size="auto",
+        learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+        shuffle=True, random_state=None, tol=0.0001, verbose=False, warm_start=False,
+        momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-08, n_iter_no_change=10, max_fun=15000,
+        device="auto", callbacks=None, compile=False, precision="auto", num_workers=0,
+        persistent_workers=False, prefetch_factor=None, pin_memory="auto", n_processes=None):
+        self.training_target = training_target
+        self.burn_in = burn_in
+        self.target_feature = target_feature
+        self.differencing = differencing
+        self.instance_norm = instance_norm
+        self.season_length = season_length
+        self.scale = scale
+        self.loss = loss
+        self.quantiles = quantiles
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.bidirectional = bidirectional
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.device = device
+        self.callbacks = callbacks
+        self.compile = compile
+        self.precision = precision
+        self.num_workers = num_workers
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.n_processes = n_processes
+
     _accepts_streams = False  # the training targets are built from the input windows
-    #: a model file written before these options existed was trained on levels
-    _params_before_they_existed = {"differencing": 0, "instance_norm": False}
+    # the last batch of windows' inverse transforms: working state, never fitted state
+    _fit_only_attributes = NeuralRegressor._fit_only_attributes | {"_window_context"}
 
     def _check_params(self):
         super()._check_params()
@@ -300,30 +355,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         -------
         self
         """
-        # The scaling statistics are computed in the validation hook, which has no weights.
-        self._fit_sample_weight = sample_weight
-        try:
-            return super().fit(X, y, sample_weight, validation_data=validation_data)
-        finally:
-            del self._fit_sample_weight
-            vars(self).pop("_window_context", None)  # the last batch of windows', not state
-
-    @available_if(_stochastic)
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), continuing from the current weights.
-
-        The scaling statistics come from the first call.
-
-        Returns
-        -------
-        self
-        """
-        self._fit_sample_weight = sample_weight
-        try:
-            return super().partial_fit(X, y, sample_weight)
-        finally:
-            del self._fit_sample_weight
-            vars(self).pop("_window_context", None)
+        return super().fit(X, y, sample_weight, validation_data=validation_data)
 
     # ------------------------------------------------------------ prediction
     def predict(self, X):

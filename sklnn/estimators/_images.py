@@ -16,11 +16,11 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from sklnn.estimators._params import BOOL, Param, deprecated
-from sklnn.estimators.tasks import NeuralClassifier
+from sklnn._sklearn_private import Interval, StrOptions
+from sklnn.estimators._declarations import BOOL, Param
+from sklnn.estimators._tasks import NeuralClassifier
 from sklnn.modules.images import (
     ImageInput,
     RandomShiftFlip,
@@ -53,8 +53,6 @@ IMAGE_PARAMS = (
     Param("horizontal_flip", False, BOOL, "bool", """
         Training-time augmentation: mirror images left-right with probability
         0.5 (for natural images; not for digits)."""),
-    deprecated("lr_schedule", "learning_rate",
-               (StrOptions({"constant", "cosine", "step"}),)),
 )
 
 
@@ -77,8 +75,6 @@ class ImageClassifierBase(NeuralClassifier):
 
     def _check_architecture(self) -> None:
         raise NotImplementedError
-
-    _renamed_params = {"lr_schedule": "learning_rate"}
 
     def _check_params(self):
         super()._check_params()

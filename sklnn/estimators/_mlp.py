@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import StrOptions
 
-from sklnn.estimators._params import (
+from sklnn._sklearn_private import StrOptions
+from sklnn.estimators._declarations import (
     BOOL,
     CLASS_WEIGHT,
     FRACTION,
@@ -15,7 +15,7 @@ from sklnn.estimators._params import (
     check_sizes,
     engine_params,
 )
-from sklnn.estimators.tasks import NeuralClassifier, NeuralRegressor
+from sklnn.estimators._tasks import NeuralClassifier, NeuralRegressor
 from sklnn.modules.activations import ACTIVATIONS
 from sklnn.modules.mlp import MLP
 from sklnn.validation import check_layer_sizes
@@ -157,6 +157,50 @@ class MLPClassifierGPU(_MLPMixin, NeuralClassifier):
 
     _declared_params = (*MLP_PARAMS, CLASS_WEIGHT)
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+        alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
+        power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=0.0001, verbose=False,
+        warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+        validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-08, n_iter_no_change=10,
+        max_fun=15000, device="auto", callbacks=None, compile=False, precision="auto",
+        num_workers=0, persistent_workers=False, prefetch_factor=None, pin_memory="auto",
+        n_processes=None, dropout=0.0, batch_norm=False, class_weight=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.device = device
+        self.callbacks = callbacks
+        self.compile = compile
+        self.precision = precision
+        self.num_workers = num_workers
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.n_processes = n_processes
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.class_weight = class_weight
+
 
 class MLPRegressorGPU(_MLPMixin, NeuralRegressor):
     """Multi-layer perceptron regressor on PyTorch, a drop-in for ``MLPRegressor``.
@@ -188,3 +232,47 @@ class MLPRegressorGPU(_MLPMixin, NeuralRegressor):
     """
 
     _declared_params = (REGRESSION_LOSS, *MLP_PARAMS)
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+        solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+        learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True, random_state=None,
+        tol=0.0001, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+        early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-08,
+        n_iter_no_change=10, max_fun=15000, device="auto", callbacks=None, compile=False,
+        precision="auto", num_workers=0, persistent_workers=False, prefetch_factor=None,
+        pin_memory="auto", n_processes=None, dropout=0.0, batch_norm=False):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.device = device
+        self.callbacks = callbacks
+        self.compile = compile
+        self.precision = precision
+        self.num_workers = num_workers
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.n_processes = n_processes
+        self.dropout = dropout
+        self.batch_norm = batch_norm

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval, StrOptions
-
-from sklnn.estimators._images import IMAGE_PARAMS, ImageClassifierBase
-from sklnn.estimators._params import (
+from sklnn._sklearn_private import Interval, StrOptions
+from sklnn.estimators._declarations import (
     BOOL,
     CLASS_WEIGHT,
     ENGINE,
@@ -15,6 +13,7 @@ from sklnn.estimators._params import (
     Param,
     engine_params,
 )
+from sklnn.estimators._images import IMAGE_PARAMS, ImageClassifierBase
 from sklnn.modules.resnet import SHORTCUTS, CifarResNet, blocks_per_stage
 
 RESNET_PARAMS = (
@@ -93,6 +92,57 @@ class ResNetClassifier(ImageClassifierBase):
     """
 
     _declared_params = RESNET_PARAMS
+
+    def __init__(self, depth=20, *, width=1.0, shortcut="A", residual=True, batch_norm=True,
+        dropout=0.0, input_shape=None, data_format="auto", shift_range=0, horizontal_flip=False,
+        solver="sgd", alpha=0.0128, batch_size=128, learning_rate="cosine",
+        learning_rate_init=0.1, power_t=0.5, max_iter=30, shuffle=True, random_state=None,
+        tol=0.0001, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=False,
+        early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-08,
+        n_iter_no_change=10, max_fun=15000, device="auto", callbacks=None, compile=False,
+        precision="auto", num_workers=0, persistent_workers=False, prefetch_factor=None,
+        pin_memory="auto", n_processes=None, class_weight=None):
+        self.depth = depth
+        self.width = width
+        self.shortcut = shortcut
+        self.residual = residual
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.input_shape = input_shape
+        self.data_format = data_format
+        self.shift_range = shift_range
+        self.horizontal_flip = horizontal_flip
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.device = device
+        self.callbacks = callbacks
+        self.compile = compile
+        self.precision = precision
+        self.num_workers = num_workers
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.n_processes = n_processes
+        self.class_weight = class_weight
 
     def _check_architecture(self):
         blocks_per_stage(self.depth)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from sklearn.utils._param_validation import StrOptions
-
-from sklnn.estimators._params import CLASS_WEIGHT, Param, engine_params
-from sklnn.estimators._recurrent import (
-    PADDING_VALUE,
-    RECURRENT_PARAMS,
-    _PaddedSequenceClassifier,
-    _RecurrentMixin,
-    auto_batch_param,
-)
-from sklnn.estimators.tasks import NeuralClassifier
+from sklnn._sklearn_private import StrOptions
+from sklnn.estimators._declarations import CLASS_WEIGHT, Param, engine_params
+from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
+from sklnn.estimators._sequences import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
+from sklnn.estimators._tasks import NeuralClassifier
 from sklnn.modules.rnn import READOUTS
 
 READOUT = Param("readout", "mean", (StrOptions(set(READOUTS)),), '{"last", "mean", "flatten"}',
@@ -78,6 +72,55 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
     """
 
     _declared_params = CLASSIFIER_PARAMS
+
+    def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, dropout=0.0,
+        bidirectional=True, readout="mean", padding_value=None, solver="adam", alpha=0.0001,
+        batch_size="auto", learning_rate="constant", learning_rate_init=0.01, power_t=0.5,
+        max_iter=40, shuffle=True, random_state=None, tol=0.0001, verbose=False, warm_start=False,
+        momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-08, n_iter_no_change=10, max_fun=15000,
+        device="auto", callbacks=None, compile=False, precision="auto", num_workers=0,
+        persistent_workers=False, prefetch_factor=None, pin_memory="auto", n_processes=None,
+        class_weight=None):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.bidirectional = bidirectional
+        self.readout = readout
+        self.padding_value = padding_value
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.device = device
+        self.callbacks = callbacks
+        self.compile = compile
+        self.precision = precision
+        self.num_workers = num_workers
+        self.persistent_workers = persistent_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.n_processes = n_processes
+        self.class_weight = class_weight
+
     _auto_batch = 100
 
     def _build_module(self, n_features, n_outputs):

@@ -21,12 +21,12 @@ import functools
 
 import sklearn
 
+from sklnn._sklearn_private import callback_management_context
+
 try:
     from sklearn.callback import CallbackSupportMixin
-    from sklearn.callback._callback_support import callback_management_context
 except ImportError:  # scikit-learn < 1.9
     CallbackSupportMixin = None
-    callback_management_context = None
 
 AVAILABLE = CallbackSupportMixin is not None
 
@@ -114,12 +114,12 @@ class _EpochTasks:
     def wants_batches(self):
         return False
 
-    def on_epoch_begin(self, trainer, epoch):
+    def on_epoch_begin(self, trainer, **kwargs):
         self.epoch_ = self.context.subcontext(task_name="epoch")
         self.epoch_.call_on_fit_task_begin(estimator=self.estimator, X=self.X, y=self.y,
                                            metadata=self.metadata)
 
-    def on_epoch_end(self, trainer, record):
+    def on_epoch_end(self, trainer, **kwargs):
         epoch, self.epoch_ = self.epoch_, None
 
         def fitted():  # only built when a callback asks for fitted_estimator
@@ -135,7 +135,7 @@ class _EpochTasks:
         finally:
             trainer.module.train()
 
-    def on_train_end(self, trainer):
+    def on_train_end(self, trainer, **kwargs):
         # an epoch that diverged or was interrupted began but never ended: close it empty
         if self.epoch_ is not None:
             self.epoch_.call_on_fit_task_end(estimator=self.estimator)

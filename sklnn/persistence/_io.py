@@ -168,13 +168,9 @@ def _rebuild(decoded: dict):
         ):
             raise ModelFileError(f"parameter {key} asks for more layers than sklnn rebuilds "
                                  f"from a file ({_MAX_LIST_PARAM} list items, {limit} layers).")
-    # parameters added after a file was written take the values that reproduce its model
-    params = {**getattr(cls, "_params_before_they_existed", {}), **params}
     try:
         estimator = cls(**params)
-        for check in ("_check_common_params", "_check_params"):
-            if callable(getattr(estimator, check, None)):
-                getattr(estimator, check)()
+        estimator._check_params()
         if hasattr(cls, "_parameter_constraints"):
             estimator._validate_params()
         vars(estimator).update(fitted)

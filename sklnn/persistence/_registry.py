@@ -37,8 +37,6 @@ SAVED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 # Saved when present: feature names (fitted on a DataFrame with string column names) and
 # the fit's thread count (absent from files written before it existed).
 OPTIONAL_ATTRIBUTES = ("feature_names_in_", "n_threads_")
-# Helpers that format-1 files written before this table existed may hold; ignored on load.
-LEGACY_ATTRIBUTES = frozenset({"_largest_layer_flops", "_peak_activation", "_fit_sample_weight"})
 
 _CLASSES: dict[str, type] = {}
 

@@ -16,7 +16,6 @@ import numpy as np
 from sklnn.engine.state import ProgressState
 from sklnn.persistence._codec import ModelFileError, decode
 from sklnn.persistence._registry import (
-    LEGACY_ATTRIBUTES,
     OPTIONAL_ATTRIBUTES,
     saveable_class,
     saved_attributes,
@@ -191,11 +190,6 @@ def _params(cls, encoded) -> dict:
         _fail("params", f"{cls.__name__} has no parameters {sorted(unknown)[:5]}")
     if params.get("callbacks") is not None:
         _fail("params", "callbacks are never saved; expected None")
-    # A file written before a parameter was renamed holds only the old name: its value
-    # goes to the new one, so the loaded estimator does not warn at every later fit.
-    for old, new in getattr(cls, "_renamed_params", {}).items():
-        if old in params and new not in params:
-            params[new] = params.pop(old)
     return params
 
 
@@ -205,7 +199,7 @@ def _fitted(name: str, encoded) -> dict:
     required = saved_attributes(name)
     known = set(required) | set(OPTIONAL_ATTRIBUTES)
     missing = set(required) - set(encoded)
-    unexpected = set(encoded) - known - LEGACY_ATTRIBUTES
+    unexpected = set(encoded) - known
     if missing:
         _fail("fitted", f"{name} needs the attributes {sorted(missing)[:5]}")
     if unexpected:

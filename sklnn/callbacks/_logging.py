@@ -1,0 +1,102 @@
+"""Reporting progress: a line per epoch, or a progress bar."""
+
+from __future__ import annotations
+
+import sys
+
+from sklnn.callbacks._base import Callback
+from sklnn.engine.distributed import writes_here
+
+
+class EpochLogger(Callback):
+    """Print one line per epoch: loss, validation loss and score, learning rate, time."""
+
+    def __init__(self, stream=None):
+        self.stream = stream
+
+    def on_epoch_end(self, trainer, *, record, **kwargs):
+        if not writes_here(trainer):
+            return
+        parts = [f"epoch {record['epoch']:4d}", f"train_loss {record['train_loss']:.6f}"]
+        if record["valid_loss"] is not None:
+            parts.append(f"valid_loss {record['valid_loss']:.6f}")
+            parts.append(f"valid_score {record['valid_score']:.4f}")
+        parts += [f"lr {record['lr']:.3g}", f"{record['duration']:.2f}s"]
+        print("  ".join(parts), file=self.stream or sys.stdout)
+
+
+class ProgressBar(Callback):
+    """A tqdm bar (``tqdm.auto``: a widget in notebooks) that advances every batch.
+
+    It shows the batches done and left with their rate and the time remaining,
+    samples per second, and the last epoch's train loss, validation loss and
+    score; it stays on screen after the fit. Without tqdm it prints one line per
+    epoch. When standard output is not a terminal (a log file, CI) it stays quiet
+    unless ``force=True``.
+
+    Parameters
+    ----------
+    per_batch : bool, default=True
+        Advance every batch (False: every epoch, which costs no per-step call).
+    leave : bool, default=True
+        Keep the finished bar on screen.
+    force : bool, default=False
+        Show the bar even when standard output is not a terminal.
+    """
+
+    def __init__(self, per_batch=True, leave=True, force=False):
+        self.per_batch = per_batch
+        self.leave = leave
+        self.force = force
+
+    def wants_batches(self):
+        return self.per_batch
+
+    def on_train_begin(self, trainer, **kwargs):
+        self.bar_ = None
+        self.quiet_ = (not self.force and not _interactive()) or not writes_here(trainer)
+        if self.quiet_:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return
+        batches = len(trainer.train_batches) if self.per_batch else 1
+        self.rows_per_step_ = trainer.train_batches.n_samples / batches
+        self.bar_ = tqdm(total=trainer.epochs_wanted * batches, leave=self.leave,
+                         unit="batch" if self.per_batch else "epoch", file=sys.stdout)
+
+    def on_batch_end(self, trainer, *, batch_index, loss, **kwargs):
+        if self.bar_ is not None:
+            self.bar_.update(1)
+
+    def on_epoch_end(self, trainer, *, record, **kwargs):
+        if self.quiet_:
+            return
+        metrics = {"loss": f"{record['train_loss']:.4f}"}
+        if record["valid_loss"] is not None:
+            metrics["valid_loss"] = f"{record['valid_loss']:.4f}"
+            metrics["valid_score"] = f"{record['valid_score']:.4f}"
+        if self.bar_ is None:
+            print(f"epoch {record['epoch']}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+            return
+        if not self.per_batch:
+            self.bar_.update(1)
+        rate = self.bar_.format_dict.get("rate")
+        if rate:
+            metrics["samples/s"] = f"{rate * self.rows_per_step_:,.0f}"
+        self.bar_.set_postfix(metrics, refresh=True)
+
+    def on_train_end(self, trainer, **kwargs):
+        if self.bar_ is not None:
+            self.bar_.close()
+
+
+def _interactive() -> bool:
+    """A terminal or a notebook kernel, where a progress bar is read as it moves."""
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
