@@ -5,7 +5,7 @@ ResNet-20, the smallest of the CIFAR networks of He et al. (2015), with the pape
 as ``ResNetClassifier``'s defaults (SGD, momentum 0.9, learning rate 0.1, batch 128, weight
 decay 1e-4), a cosine schedule over 6 epochs and random 2-pixel shifts, on the MNIST test set
 bundled with sklnn: 8,000 training and 2,000 test images. Target: >= 0.985 test accuracy on a
-CPU. The full-length run below took about 20 minutes on 2 CPU cores. Draws the loss and the
+CPU. The full-length run below took 16 minutes on 2 busy CPU cores. Draws the loss and the
 test accuracy per epoch to ``examples/output/resnet_mnist.png`` (to ``$SKLNN_EXAMPLES_OUTPUT``
 when set: the documentation's gallery shows it from there).
 

@@ -19,7 +19,7 @@ validation series with their forecasts goes to ``examples/output/rnn_forecasting
 table to ``rnn_forecasting.csv`` beside it (to ``$SKLNN_EXAMPLES_OUTPUT`` when set: the
 documentation's gallery shows them from there).
 
-Run: ``python examples/rnn_forecasting.py`` (5 to 7 minutes on 2 CPU cores).
+Run: ``python examples/rnn_forecasting.py`` (15 minutes on 2 busy CPU cores in the run below).
 
 ``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the gallery runs it) uses 1,000 series (split the
 same way) and 3 epochs: a smoke run in seconds.
