@@ -94,9 +94,10 @@ def full_run_section(name: str) -> str:
 
 
 QUICK_RUN_NOTE = (
-    "The code\n--------\n\nThe documentation runs this script with ``--quick`` (small data, "
-    "few epochs) to check that it works; the output below the code is that smoke run, not a "
-    "result. The full-length run's results are above.\n\n"
+    "The quick run and the code\n--------------------------\n\nThe documentation runs this "
+    "script with ``--quick`` (small data, few epochs) to check that it works: the figures and "
+    "output just below are that smoke run, not a result (the full-length run's are above). "
+    "The code follows them.\n\n"
 )
 
 

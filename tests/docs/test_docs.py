@@ -131,13 +131,14 @@ def test_every_example_page_shows_a_full_length_run_before_its_quick_run(site):
             assert "Not run for this page" in page
             continue
         full = page.index("Results of a full-length run")
-        assert re.search(r"run by <code[^>]*><span[^>]*>make</span>", page[full:]) or \
-            "make gallery-results" in page[full:]
+        assert re.search(r"make</span>\s*<span[^>]*>gallery-results", page[full:]), stem
         assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", page[full:]), stem  # dated
         assert "torch " in page[full:] and "cores" in page[full:]  # versions and machine
-        assert full < page.index("sphx-glr-script-out") and "(quick run)" in page, stem
-        assert "/tmp/" not in page and "target &gt;=" not in page[page.index(
-            "sphx-glr-script-out"):], stem  # no temporary path, no target beside a smoke run
+        quick = page.index("sphx-glr-script-out")  # the quick run's output, before the code
+        quick_output = page[quick:page.index("highlight-Python", quick)]
+        assert full < quick and "quick run" in quick_output, stem
+        # no temporary path, and no full-length target beside a smoke run's score
+        assert "/tmp/" not in page and "target &gt;=" not in quick_output, stem
     rnn = (site / "auto_examples" / "rnn_forecasting.html").read_text()
     assert "<table" in rnn and "seq-to-vector RNN</p></td>" in rnn.replace("\n", "")
 
