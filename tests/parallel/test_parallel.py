@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import NETWORK_CLASSES
+from conftest import NETWORK_CLASSES, default_instance
 from joblib import Parallel, delayed, parallel_config
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -54,7 +54,7 @@ def cuda_forbidden(monkeypatch):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
 def test_no_cuda_outside_fit(cls, cuda_forbidden):
-    est = cls()
+    est = default_instance(cls)
     params = est.get_params()
     est.set_params(random_state=3)
     copy = clone(est)
