@@ -108,6 +108,10 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
         """Validated 2-D float rows and targets."""
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
 
+    def _restore_derived(self) -> None:
+        """Fitted state a model file does not hold because it follows from what it holds
+        (called when loading, before the network is rebuilt)."""
+
     def _check_params(self) -> None:
         """Checks beyond each parameter's scikit-learn constraint: the declared
         element-level checks, then (in subclasses) those involving several parameters."""

@@ -336,6 +336,10 @@ class UserModule:
     def _make_objective(self):
         return CriterionObjective(self.criterion_, *self._output_kind)
 
+    def _restore_derived(self):
+        self.criterion_ = self._criterion()
+        self.optimizer_ = None  # the optimiser's state is not saved
+
     def _commit(self, module, state, optimizer, where, n_outputs, epochs_before):
         super()._commit(module, state, optimizer, where, n_outputs, epochs_before)
         self.optimizer_ = optimizer
