@@ -247,3 +247,34 @@ def test_pipelines_partial_fit_and_warm_start(binary_data):
     weights = warm.module_.head.weight.detach().clone()
     warm.fit(X, y)
     assert len(warm.history_) == 4 and not torch.equal(weights, warm.module_.head.weight)
+
+
+def test_schedules_keep_the_proportions_of_parameter_groups(binary_data):
+    X, y = binary_data
+    for schedule in ("invscaling", "cosine"):
+        clf = NeuralNetClassifier(TinyNet, optimizer="sgd", learning_rate=schedule,
+                                  learning_rate_init=0.04, max_iter=3, random_state=0,
+                                  optimizer__param_groups=[("head.*", {"lr": 0.01})]).fit(X, y)
+        body, head = (g["lr"] for g in clf.optimizer_.param_groups)
+        assert body < 0.04 and head == pytest.approx(body / 4)
+
+
+def test_streamed_datasets_plots_and_summaries_with_a_user_module(binary_data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from torch.utils.data import TensorDataset
+
+    from sklnn.plot import TrainingCurveDisplay
+
+    X, y = binary_data
+    settings = dict(module__hidden=5, max_iter=3, random_state=0)
+    in_memory = NeuralNetClassifier(TinyNet, **settings).fit(X, y)
+    pairs = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    streamed = NeuralNetClassifier(TinyNet, **settings).fit(pairs, None)
+    np.testing.assert_allclose(streamed.predict_proba(X), in_memory.predict_proba(X),
+                               **F32_OUTPUT)
+    text = str(in_memory.summary())
+    assert "Linear" in text and str(5 * 8 + 5 + 5 + 1) in text  # the weights, counted
+    display = TrainingCurveDisplay.from_estimator(in_memory)
+    np.testing.assert_allclose(display.lines_["train_loss"].get_ydata(), in_memory.loss_curve_)
