@@ -24,6 +24,7 @@ from sklnn.engine.objectives import CriterionObjective
 from sklnn.estimators._base import NeuralNetBase
 from sklnn.estimators._data import StreamedX, _validated_batch
 from sklnn.estimators._declarations import ENGINE, REQUIRED, Param, engine_params
+from sklnn.modules.keyword_inputs import KeywordInputs
 from sklnn.validation import FLOAT_DTYPES, to_host
 
 #: the keyword arguments routed to the module, the loss and the optimiser
@@ -52,7 +53,8 @@ MODULE = Param("module", REQUIRED, (type, nn.Module), "class or instance of torc
     (``torch.nn.LazyLinear``) are initialised at the start of the fit.
     Floating-point X reaches the module in the computing precision; integer
     X as int64 when the module has an ``nn.Embedding`` (token indices), else
-    as floats.""",
+    as floats. A dict of arrays gives a module with several inputs each by
+    name: ``forward(numbers=..., tokens=...)``.""",
                positional=True, check=_check_network)
 CRITERION = Param("criterion", None, (type, nn.Module, None),
                   "class or instance of a torch loss, or None", """
@@ -182,10 +184,13 @@ class UserModule:
         arrays at fit, and whatever follows a fit on integers."""
         X = to_host(X)
         if isinstance(X, dict) and not sp.issparse(X):
-            raise TypeError(
-                f"{type(self).__name__} passes X to the module as one tensor per batch; for "
-                "a module with several inputs, stack them into one array (or give a torch "
-                "Dataset whose items the module's forward unpacks).")
+            X = self._packed(X, reset)
+        elif not reset and vars(self).get("_keyword_inputs"):
+            raise ValueError(
+                f"{type(self).__name__} was fitted on a dict of inputs "
+                f"{[name for name, _, _ in self._keyword_inputs]}; pass the same dict.")
+        elif reset:
+            self._keyword_inputs = None
         integer = isinstance(X, np.ndarray) and X.dtype.kind in "iu"
         if reset:
             self._integer_input = integer
@@ -197,6 +202,36 @@ class UserModule:
                     "indices); X has values that are not whole numbers.")
             X = values.astype(np.int64)
         return X, self._integer_input
+
+    def _packed(self, inputs: dict, reset: bool) -> np.ndarray:
+        """A dict of arrays (the module's keyword inputs) as one array of rows: each input
+        flattened, side by side; :class:`~sklnn.modules.keyword_inputs.KeywordInputs`
+        hands them back to ``forward`` by name."""
+        arrays = {}
+        for name, value in inputs.items():
+            array = np.asarray(to_host(value))
+            if not (isinstance(name, str) and name.isidentifier()) or array.ndim == 0 or (
+                    array.dtype.kind not in "biuf"):
+                raise ValueError(
+                    f"X is a dict of inputs, each a numeric array with one row per sample "
+                    f"under the name of a forward argument; {name!r} holds a "
+                    f"{array.dtype} array of shape {array.shape}.")
+            arrays[name] = array
+        if len({len(a) for a in arrays.values()}) != 1:
+            raise ValueError("X's inputs have different numbers of rows: "
+                             f"{ {k: len(a) for k, a in arrays.items()} }.")
+        layout = [(k, tuple(a.shape[1:]), a.dtype.kind in "biu") for k, a in arrays.items()]
+        if reset:
+            self._keyword_inputs = layout
+        elif layout != vars(self).get("_keyword_inputs"):
+            raise ValueError(f"X holds the inputs {layout} (name, sample shape, integer); "
+                             f"{type(self).__name__} was fitted on "
+                             f"{vars(self).get('_keyword_inputs')}.")
+        wide = any(a.dtype == np.float64 or (a.dtype.kind in "iu" and a.size and np.abs(
+            a).max() >= 2**24) for a in arrays.values())  # exact in float32 up to 2**24
+        dtype = np.float64 if wide else np.float32
+        n = len(next(iter(arrays.values())))
+        return np.concatenate([a.reshape(n, -1).astype(dtype) for a in arrays.values()], axis=1)
 
     def _checked_sample_shape(self, X, reset):
         shape = tuple(int(s) for s in X.shape[1:])
@@ -234,6 +269,8 @@ class UserModule:
             except TypeError as exc:
                 raise TypeError(f"{self.module.__name__}(**{kwargs}) failed: {exc}. The "
                                 "module__* parameters are its constructor's arguments.") from exc
+        if vars(self).get("_keyword_inputs"):
+            KeywordInputs(self._keyword_inputs).attach(module)
         self._probe_output = self._probe(module)
         return module
 

@@ -39,7 +39,7 @@ SAVED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 # Saved when present: feature names (fitted on a DataFrame with string column names) and
 # the fit's thread count (absent from files written before it existed).
-OPTIONAL_ATTRIBUTES = ("feature_names_in_", "n_threads_")
+OPTIONAL_ATTRIBUTES = ("feature_names_in_", "n_threads_", "_keyword_inputs")
 
 _CLASSES: dict[str, type] = {}
 

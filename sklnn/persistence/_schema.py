@@ -130,6 +130,7 @@ _FITTED = {
     "_output_kind": lambda v, w: v if v in _OUTPUT_KINDS else _fail(
         w, f"expected one of {_OUTPUT_KINDS}, got {_show(v)}"),
     "_integer_input": lambda v, w: v if isinstance(v, bool) else _fail(w, "expected a bool"),
+    "_keyword_inputs": lambda v, w: _keyword_inputs(v, w),
     "sequence_shape_": lambda v, w: _shape(v, w, 2),
     "horizon_": lambda v, w: _int(v, w, 1, 2**31),
     "_per_step_targets": lambda v, w: v if isinstance(v, bool) else _fail(w, "expected a bool"),
@@ -139,6 +140,24 @@ _FITTED = {
     "_target_mean": lambda v, w: _float(v, w, none=False),
     "_target_scale": lambda v, w: _float(v, w, none=False),
 }
+
+
+def _keyword_inputs(value, where):
+    """A user module's named inputs: None, or up to 64 (name, sample shape, integer)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not 1 <= len(value) <= 64:
+        _fail(where, f"expected a list of up to 64 inputs, got {_show(value)}")
+    layout = []
+    for i, entry in enumerate(value):
+        if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[0], str)
+                and entry[0].isidentifier() and len(entry[0]) <= 64
+                and isinstance(entry[2], bool) and isinstance(entry[1], tuple)
+                and len(entry[1]) <= 8):
+            _fail(f"{where}[{i}]", "expected (name, sample shape, integer)")
+        layout.append((entry[0], tuple(_int(s, f"{where}[{i}]", 1, 2**31) for s in entry[1]),
+                       entry[2]))
+    return layout
 
 
 def check_metadata(metadata) -> dict:

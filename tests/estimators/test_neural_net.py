@@ -278,3 +278,39 @@ def test_streamed_datasets_plots_and_summaries_with_a_user_module(binary_data):
     assert "Linear" in text and str(5 * 8 + 5 + 5 + 1) in text  # the weights, counted
     display = TrainingCurveDisplay.from_estimator(in_memory)
     np.testing.assert_allclose(display.lines_["train_loss"].get_ydata(), in_memory.loss_curve_)
+
+
+class TwoInputs(nn.Module):
+    """A module with two named inputs: measurements and token indices."""
+
+    def __init__(self, n_outputs):
+        super().__init__()
+        self.numbers = nn.Linear(3, 4)
+        self.tokens = nn.EmbeddingBag(10, 4)
+        self.head = nn.Linear(8, n_outputs)
+
+    def forward(self, numbers, tokens):
+        return self.head(torch.cat([self.numbers(numbers), self.tokens(tokens)], dim=1))
+
+
+def test_a_dict_of_arrays_reaches_the_module_by_name(tmp_path):
+    import sklnn
+
+    rng = np.random.RandomState(0)
+    X = {"numbers": rng.rand(120, 3).astype(np.float32), "tokens": rng.randint(0, 10, (120, 4))}
+    # both inputs matter: a number, and how many tokens are below 5
+    y = X["numbers"][:, 0] - 0.5 + 0.25 * ((X["tokens"] < 5).sum(axis=1) - 2) > 0
+    clf = NeuralNetClassifier(TwoInputs, max_iter=100, learning_rate_init=0.02, random_state=0)
+    assert clf.fit(X, y).score(X, y) > 0.85
+    with torch.no_grad():
+        direct = clf.module_(numbers=torch.from_numpy(X["numbers"][:5]),
+                             tokens=torch.from_numpy(X["tokens"][:5]))
+    np.testing.assert_allclose(clf.predict_proba({k: v[:5] for k, v in X.items()})[:, 1],
+                               torch.sigmoid(direct).numpy().ravel(), **F32_OUTPUT)
+    with pytest.raises(ValueError, match="fitted on a dict of inputs"):
+        clf.predict(X["numbers"])
+    with pytest.raises(ValueError, match="fitted on"):
+        clf.predict({"numbers": X["numbers"]})
+    clf.save(tmp_path / "m")
+    loaded = sklnn.load(tmp_path / "m", trusted=[TwoInputs])
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
