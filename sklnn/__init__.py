@@ -13,6 +13,7 @@ from sklnn.estimators._cnn import CNNImageClassifier
 from sklnn.estimators._conv_sequence import CNNSequenceClassifier
 from sklnn.estimators._forecaster import RNNForecaster
 from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.estimators._neural_net import NeuralNetClassifier, NeuralNetRegressor
 from sklnn.estimators._resnet import ResNetClassifier
 from sklnn.estimators._rnn_classifier import RNNClassifier
 from sklnn.persistence import load, save
@@ -23,6 +24,8 @@ __all__ = [
     "CNNSequenceClassifier",
     "MLPClassifierGPU",
     "MLPRegressorGPU",
+    "NeuralNetClassifier",
+    "NeuralNetRegressor",
     "ResNetClassifier",
     "RNNClassifier",
     "RNNForecaster",

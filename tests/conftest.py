@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.datasets import make_classification
 
@@ -24,8 +25,23 @@ ESTIMATOR_CLASSES = [obj for obj in (getattr(sklnn, name) for name in sklnn.__al
                      if isinstance(obj, type) and issubclass(obj, BaseEstimator)]
 NETWORK_CLASSES = [cls for cls in ESTIMATOR_CLASSES if issubclass(cls, NeuralNetBase)]
 
+class TinyNet(torch.nn.Module):
+    """A user's own module for the shared lists, sized by the data (sklnn fills in
+    ``n_features_in`` and ``n_outputs``)."""
+
+    def __init__(self, n_features_in, n_outputs, hidden=3):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(n_features_in, hidden), torch.nn.ReLU())
+        self.head = torch.nn.Linear(hidden, n_outputs)
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
 #: the smallest network of each class: one or two epochs on ``small_data``, in a second
 SMALL = {
+    sklnn.NeuralNetClassifier: dict(module=TinyNet),
+    sklnn.NeuralNetRegressor: dict(module=TinyNet),
     sklnn.MLPClassifierGPU: dict(hidden_layer_sizes=(3,)),
     sklnn.MLPRegressorGPU: dict(hidden_layer_sizes=(3,)),
     sklnn.CNNImageClassifier: dict(filters=(2,), dense_layers=(3,)),
@@ -41,6 +57,12 @@ def small(cls, **params):
     with ``params``."""
     settings = next(SMALL[base] for base in cls.__mro__ if base in SMALL)
     return cls(**{**settings, "max_iter": 2, "random_state": 0, **params})
+
+
+def default_instance(cls):
+    """``cls`` with its defaults, given only the parameters it requires (a module)."""
+    settings = next(SMALL[base] for base in cls.__mro__ if base in SMALL)
+    return cls(**{name: settings[name] for name in getattr(cls, "_required_parameters", [])})
 
 
 def small_estimators(**params) -> list:
@@ -78,6 +100,10 @@ CHECKED = [
                         max_iter=100, batch_size=200, random_state=0),
     sklnn.CNNSequenceClassifier(filters=(8, 8), kernel_sizes=(3, 3), learning_rate_init=0.02,
                                 max_iter=50, batch_size=200, random_state=0),
+    sklnn.NeuralNetClassifier(TinyNet, module__hidden=16, learning_rate_init=0.01, max_iter=100,
+                              random_state=0),
+    sklnn.NeuralNetRegressor(TinyNet, module__hidden=16, learning_rate_init=0.01, max_iter=100,
+                             random_state=0),
     # a baseline without a network (no save, device or seed), checked the same way
     sklnn.SeasonalNaive(),
 ]

@@ -6,17 +6,20 @@ as keyword arguments; see :class:`Callback`. Any object with at least one of
 the hooks works as a callback.
 
 - :mod:`~sklnn.callbacks._base`: :class:`Callback`, the hooks and their checks;
-- training control: :class:`EarlyStopping`, :class:`LRScheduler`;
+- training control: :class:`EarlyStopping`, :class:`LRScheduler`,
+  :class:`GradientNormClipping`;
+- transfer learning: :class:`Freezer`, :class:`Unfreezer`;
 - scoring: :class:`EpochScoring`;
-- logging: :class:`EpochLogger`, :class:`ProgressBar`;
+- logging: :class:`EpochLogger`, :class:`ProgressBar`, :class:`TensorBoard`;
 - :class:`Checkpoint`: saving and resuming a fit.
 """
 
 from sklnn.callbacks._base import Callback
 from sklnn.callbacks._checkpoint import Checkpoint
-from sklnn.callbacks._logging import EpochLogger, ProgressBar
+from sklnn.callbacks._logging import EpochLogger, ProgressBar, TensorBoard
 from sklnn.callbacks._scoring import EpochScoring
-from sklnn.callbacks._training import EarlyStopping, LRScheduler
+from sklnn.callbacks._training import EarlyStopping, GradientNormClipping, LRScheduler
+from sklnn.callbacks._transfer import Freezer, Unfreezer
 
 __all__ = [
     "Callback",
@@ -24,6 +27,10 @@ __all__ = [
     "EarlyStopping",
     "EpochLogger",
     "EpochScoring",
+    "Freezer",
+    "GradientNormClipping",
     "LRScheduler",
     "ProgressBar",
+    "TensorBoard",
+    "Unfreezer",
 ]

@@ -118,9 +118,12 @@ def callback_params(callbacks) -> dict:
     """``callbacks__NAME`` and ``callbacks__NAME__PARAM`` for the named callbacks (the
     nested parameters of an estimator's ``get_params(deep=True)``)."""
     params = {}
-    for name, cb in named_callbacks(callbacks):
-        if name is None:
+    if not isinstance(callbacks, (list, tuple)):
+        return params  # not a list of callbacks: fit reports it
+    for entry in callbacks:
+        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
             continue
+        name, cb = entry
         params[f"callbacks__{name}"] = cb
         if callable(getattr(cb, "get_params", None)) and not isinstance(cb, type):
             params.update({f"callbacks__{name}__{k}": v for k, v in cb.get_params().items()})

@@ -1,4 +1,4 @@
-"""Reporting progress: a line per epoch, or a progress bar."""
+"""Reporting progress: a line per epoch, a progress bar, TensorBoard event files."""
 
 from __future__ import annotations
 
@@ -111,3 +111,47 @@ def _interactive() -> bool:
         return sys.stdout.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class TensorBoard(Callback):
+    """Write each epoch's record (losses, scores, learning rate, and what other
+    callbacks add, such as :class:`EpochScoring`) as TensorBoard scalars.
+
+    Needs the ``tensorboard`` package (``pip install tensorboard``); view the runs with
+    ``tensorboard --logdir DIR``. In a data-parallel fit only rank 0 writes.
+
+    Parameters
+    ----------
+    log_dir : str or path-like
+        Where the event files go (one subfolder per run is the usual layout).
+    prefix : str, default=""
+        Put before every tag, e.g. ``"mlp/"`` to group runs in TensorBoard.
+    """
+
+    def __init__(self, log_dir, prefix=""):
+        self.log_dir = log_dir
+        self.prefix = prefix
+
+    def on_train_begin(self, trainer, **kwargs):
+        self.writer_ = None
+        if not writes_here(trainer):
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise ImportError(
+                "TensorBoard needs the tensorboard package: pip install tensorboard") from exc
+        self.writer_ = SummaryWriter(log_dir=str(self.log_dir))
+
+    def on_epoch_end(self, trainer, *, record, **kwargs):
+        if self.writer_ is None:
+            return
+        for key, value in record.items():
+            if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer_.add_scalar(self.prefix + key, value, record["epoch"])
+        self.writer_.flush()
+
+    def on_train_end(self, trainer, **kwargs):
+        if self.writer_ is not None:
+            self.writer_.close()
+        self.writer_ = None  # a fitted estimator pickles without an open file

@@ -1,8 +1,10 @@
-"""Callbacks that steer training: stopping early and scheduling the learning rate."""
+"""Callbacks that steer training: stopping early, scheduling the learning rate, clipping
+gradients."""
 
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import torch
 
@@ -124,3 +126,32 @@ class LRScheduler(Callback):
 
     def load_state_dict(self, state):
         self.scheduler_.load_state_dict(state["scheduler"])
+
+
+class GradientNormClipping(Callback):
+    """Rescale each batch's gradients to a total norm of at most ``max_norm``.
+
+    Runs after the gradients (the L2 term included; summed across processes in a
+    data-parallel fit) are in ``.grad`` and before the optimiser steps, with
+    :func:`torch.nn.utils.clip_grad_norm_`.
+
+    Parameters
+    ----------
+    max_norm : float
+        The largest total norm kept.
+    norm_type : float, default=2.0
+        The norm: 2 for the Euclidean norm, ``float("inf")`` for the largest value.
+    """
+
+    def __init__(self, max_norm, norm_type=2.0):
+        self.max_norm = max_norm
+        self.norm_type = norm_type
+
+    def on_train_begin(self, trainer, **kwargs):
+        if not (isinstance(self.max_norm, Real) and self.max_norm > 0):
+            raise ValueError(f"GradientNormClipping(max_norm={self.max_norm!r}): max_norm must "
+                             "be a positive number.")
+
+    def on_grad_computed(self, trainer, **kwargs):
+        torch.nn.utils.clip_grad_norm_(trainer.module.parameters(), self.max_norm,
+                                       norm_type=self.norm_type)

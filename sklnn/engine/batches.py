@@ -31,6 +31,10 @@ def as_tensor(array: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tens
     return tensor if dtype is None else tensor.to(dtype)
 
 
+def _floating(X) -> bool:
+    return not np.issubdtype(np.asarray(X[:0]).dtype, np.integer)
+
+
 def fits_on_device(n_bytes: int, device: torch.device) -> bool:
     if device.type != "cuda":
         return True
@@ -44,7 +48,9 @@ class Batches:
     Parameters
     ----------
     X : ndarray or scipy.sparse matrix
-        Features; sparse input is densified per batch.
+        Features, of any number of dimensions; sparse input is densified per
+        batch. Floating-point features are cast to ``dtype``; integer features
+        (token indices for an embedding) keep their type.
     others : sequence of ndarray or None
         Arrays aligned with the rows of X (targets, sample weights); None
         entries are yielded as None.
@@ -72,7 +78,7 @@ class Batches:
             self.X = X.tocsr()
             n_bytes = 0
         else:
-            host = [as_tensor(X, dtype), *host]
+            host = [as_tensor(X, dtype if _floating(X) else None), *host]
             n_bytes = sum(t.numel() * t.element_size() for t in host if t is not None)
         self.resident = fits_on_device(n_bytes, device)
         if self.resident:

@@ -48,9 +48,9 @@ def writes_here(trainer=None) -> bool:
     return not active() or dist.get_rank() == 0
 
 
-def check_supported(estimator, X, *, uses_batch_norm: bool) -> None:
+def check_supported(X, *, stochastic: bool, uses_batch_norm: bool, precision: str) -> None:
     """Raise, before any process starts training, for what data-parallel fits cannot do."""
-    if estimator.solver == "lbfgs":
+    if not stochastic:
         raise ValueError(
             "solver='lbfgs' cannot train data-parallel (n_processes or a torch.distributed "
             "process group): SciPy's L-BFGS-B runs in one process over the whole data set. "
@@ -63,7 +63,7 @@ def check_supported(estimator, X, *, uses_batch_norm: bool) -> None:
             "so the ranks' statistics would differ. Set batch_norm=False or train in one "
             "process."
         )
-    if estimator.precision == "float16":
+    if precision == "float16":
         raise ValueError(
             "precision='float16' cannot train data-parallel: its loss scaler skips steps per "
             "rank. Use precision='bfloat16' or 'float32'."
@@ -174,6 +174,11 @@ class DataParallel:
         sharded (train, valid) pair, or the pair unchanged outside a process group."""
         if not active():
             return train, valid
+        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()):
+            raise ValueError(
+                f"{type(module).__name__} has batch normalisation, which cannot train "
+                "data-parallel here: the ranks' batch statistics would differ (no synchronised "
+                "batch norm on the CPU). Train in one process, or use a module without it.")
         context = cls(train.device)
         for tensor in module.state_dict().values():
             context._broadcast(tensor)

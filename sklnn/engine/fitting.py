@@ -31,7 +31,7 @@ from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.objectives import Objective
 from sklnn.engine.schedules import make_schedule
 from sklnn.engine.seeding import fit_generator_for, seeded_global_rng, training_rng
-from sklnn.engine.solvers import STOCHASTIC_SOLVERS, make_optimizer
+from sklnn.engine.solvers import is_stochastic, make_optimizer, parameter_groups
 from sklnn.engine.state import ProgressState, TrainingStopped
 from sklnn.engine.threads import thread_budget, threads_for, worker_share
 from sklnn.engine.trainer import Trainer
@@ -77,12 +77,14 @@ def fit_scope():
         yield
 
 
-def wants_processes(estimator, X, *, uses_batch_norm: bool) -> bool:
+def wants_processes(n_processes, settings: TrainingSettings, X, *, uses_batch_norm: bool,
+                    precision: str) -> bool:
     """Whether the fit launches worker processes (``n_processes``); raises, before any
     process starts, for what a data-parallel fit cannot honour (also under torchrun)."""
-    launch = distributed.wanted(estimator.n_processes)
+    launch = distributed.wanted(n_processes)
     if launch or distributed.active():
-        distributed.check_supported(estimator, X, uses_batch_norm=uses_batch_norm)
+        distributed.check_supported(X, stochastic=settings.stochastic,
+                                    uses_batch_norm=uses_batch_norm, precision=precision)
     return launch
 
 
@@ -111,7 +113,8 @@ def continued_module(module: nn.Module, where: Placement) -> nn.Module:
 class TrainingSettings:
     """What an estimator's parameters ask of one fit, in the engine's terms."""
 
-    solver: str
+    #: "adam", "adamw", "sgd", "lbfgs" or a torch.optim.Optimizer class
+    solver: object
     learning_rate_init: float
     alpha: float = 0.0
     momentum: float = 0.9
@@ -130,6 +133,10 @@ class TrainingSettings:
     verbose: bool = False
     compile: bool = False
     callbacks: list = field(default_factory=list)
+    #: further arguments of the optimiser (``optimizer__*``), and parameter groups as
+    #: :func:`~sklnn.engine.solvers.parameter_groups` reads them
+    optimizer_options: dict = field(default_factory=dict)
+    param_groups: list | None = None
     #: ``make_trainer(module, objective, optimizer, **settings)`` builds the loop
     make_trainer: Callable[..., Trainer] = Trainer
     #: the estimator being fitted, for callbacks (``trainer.estimator``)
@@ -137,7 +144,7 @@ class TrainingSettings:
 
     @property
     def stochastic(self) -> bool:
-        return self.solver in STOCHASTIC_SOLVERS
+        return is_stochastic(self.solver)
 
     def schedule(self):
         """The learning-rate schedule (raises for one the solver cannot follow)."""
@@ -167,6 +174,7 @@ def train(module: nn.Module, objective: Objective, train: Batches, valid: Batche
     kept finite weights (a fit never returns a model that predicts NaN).
     """
     epochs_before = state.n_iter
+    objective.place(where.device, where.dtype)
     train, valid = distributed.DataParallel.prepare(module, train, valid)
     flops = 3 * train.batch_size * flops_per_sample
     with training_rng(module, seed, where.device), thread_budget(threads_for(flops)), \
@@ -194,10 +202,11 @@ def _run(module, objective, train, valid, state, settings, where, seed, optimize
                            tol=settings.tol, verbose=settings.verbose)
         return reason, None
     optimizer = make_optimizer(
-        settings.solver, module.parameters(), learning_rate_init=settings.learning_rate_init,
-        momentum=settings.momentum, nesterovs_momentum=settings.nesterovs_momentum,
-        beta_1=settings.beta_1, beta_2=settings.beta_2, epsilon=settings.epsilon,
-        weight_decay=settings.alpha)
+        settings.solver, parameter_groups(module, settings.param_groups),
+        learning_rate_init=settings.learning_rate_init, momentum=settings.momentum,
+        nesterovs_momentum=settings.nesterovs_momentum, beta_1=settings.beta_1,
+        beta_2=settings.beta_2, epsilon=settings.epsilon, weight_decay=settings.alpha,
+        options=settings.optimizer_options)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
     trainer = settings.make_trainer(

@@ -133,7 +133,8 @@ def predict_outputs(
         else:
             batch = dense[start:stop]
         try:
-            batch = batch.to(device=device, dtype=dtype, non_blocking=True)
+            batch = batch.to(device=device, non_blocking=True,
+                             dtype=dtype if batch.is_floating_point() else None)
             with context:
                 out = module(batch)
             decoded = decode(out.to(dtype))

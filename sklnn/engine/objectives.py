@@ -8,6 +8,8 @@ error averaged over outputs, half Poisson deviance with a log link.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 
@@ -35,6 +37,9 @@ class Objective:
     def decode(self, raw: torch.Tensor) -> torch.Tensor:
         """Probabilities for classifiers, predictions for regressors."""
         return raw
+
+    def place(self, device: torch.device, dtype: torch.dtype) -> None:
+        """Move what the objective holds (a loss's class weights) to the fit's device."""
 
     def weighted_loss(
         self, raw: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None
@@ -174,3 +179,70 @@ class QuantileLoss(Objective):
 
     def decode(self, raw):
         return self._per_target(raw).sort(dim=-1).values.reshape(raw.shape[0], -1)
+
+
+class CriterionObjective(Objective):
+    """A PyTorch loss (``criterion``) as the objective of a user's own module.
+
+    ``task`` is "classes" (one output per class, integer targets), "labels" (one output
+    per label or a single binary output, 0/1 float targets) or "values" (regression);
+    ``outputs`` says what the module returns for classification: "logits",
+    "probabilities" (it ends with a softmax or sigmoid) or "log_probabilities". The
+    criterion receives the module's outputs as they are, except that probabilities are
+    passed through ``log`` for ``torch.nn.NLLLoss`` (which expects log-probabilities).
+    Per-sample losses, for sample weights, come from a copy of the criterion with
+    ``reduction="none"``, averaged over each sample's outputs.
+    """
+
+    def __init__(self, criterion, task: str, outputs: str = "logits") -> None:
+        self.criterion = criterion
+        self.task = task
+        self.outputs = outputs
+        self.target_dtype = torch.long if task == "classes" else None
+        self.out_activation = {"values": "identity", "labels": "logistic"}.get(task, "softmax")
+        self._log_inputs = (outputs == "probabilities"
+                            and isinstance(criterion, torch.nn.NLLLoss))
+
+    def place(self, device, dtype):
+        if isinstance(self.criterion, torch.nn.Module):
+            self.criterion.to(device=device, dtype=dtype)
+
+    def _inputs(self, raw, y):
+        if self._log_inputs:
+            return torch.log(raw.clamp_min(torch.finfo(raw.dtype).tiny))
+        if self.task != "classes" and raw.ndim == 1:
+            return raw.reshape(y.shape)
+        return raw
+
+    def mean_loss(self, raw, y):
+        return self.criterion(self._inputs(raw, y), y)
+
+    def per_sample_loss(self, raw, y):
+        if getattr(self.criterion, "reduction", None) is None:
+            raise ValueError(
+                f"sample_weight needs the loss of each sample, but criterion "
+                f"{type(self.criterion).__name__} has no `reduction` to set to 'none'; drop "
+                "sample_weight, or give it a reduction attribute that it honours.")
+        per_sample = copy.copy(self.criterion)
+        per_sample.reduction = "none"
+        losses = per_sample(self._inputs(raw, y), y)
+        return losses.reshape(losses.shape[0], -1).mean(dim=1) if losses.ndim > 1 else losses
+
+    def score(self, raw, y, weight=None):
+        if self.task == "values":
+            return _r2(self.decode(raw), y, weight)
+        if self.task == "classes":
+            return _weighted_mean((raw.argmax(dim=1) == y).to(raw.dtype), weight)
+        threshold = 0.5 if self.outputs == "probabilities" else 0.0
+        hits = ((raw.reshape(y.shape) > threshold) == (y > 0.5)).all(dim=1)
+        return _weighted_mean(hits.to(raw.dtype), weight)
+
+    def decode(self, raw):
+        if self.task == "values":
+            return raw.reshape(raw.shape[0], -1)
+        if self.task == "labels":
+            raw = raw.reshape(raw.shape[0], -1)
+            return raw if self.outputs == "probabilities" else torch.sigmoid(raw)
+        if self.outputs == "probabilities":
+            return raw / raw.sum(dim=1, keepdim=True)
+        return torch.softmax(raw, dim=1)  # of log-probabilities: exp, renormalised

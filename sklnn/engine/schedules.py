@@ -18,8 +18,11 @@ SKLEARN_SCHEDULES = ("constant", "invscaling", "adaptive")
 SCHEDULES = (*SKLEARN_SCHEDULES, "cosine", "step")
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
-    for group in optimizer.param_groups:
+def scale_learning_rates(optimizer: torch.optim.Optimizer, factors) -> None:
+    """Set each parameter group's rate to its own initial rate times its factor (parameter
+    groups with their own rates keep their proportions)."""
+    for group, factor in zip(optimizer.param_groups, factors):
+        value = group.setdefault("initial_lr", float(group["lr"])) * factor
         if isinstance(group["lr"], torch.Tensor):
             group["lr"].fill_(value)
         else:
@@ -69,17 +72,17 @@ class Schedule:
         if self._torch is not None:
             self._torch.step()
         elif self.kind == "invscaling":
-            set_learning_rate(optimizer,
-                              self.learning_rate_init / (samples_seen + 1) ** self.power_t)
+            factor = 1.0 / (samples_seen + 1) ** self.power_t
+            scale_learning_rates(optimizer, [factor] * len(optimizer.param_groups))
 
     def on_plateau(self, optimizer) -> bool:
         """Return True if training should stop, else lower the rate and go on."""
         if self.kind != "adaptive":
             return True
-        lr = current_learning_rate(optimizer)
-        if lr <= 1e-6:
+        if current_learning_rate(optimizer) <= 1e-6:
             return True
-        set_learning_rate(optimizer, lr / 5.0)
+        scale_learning_rates(optimizer, [float(g["lr"]) / 5.0 / g.setdefault(
+            "initial_lr", float(g["lr"])) for g in optimizer.param_groups])
         return False
 
     def state_dict(self) -> dict:

@@ -2,10 +2,71 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import torch
+from torch import nn
 
 STOCHASTIC_SOLVERS = ("adam", "adamw", "sgd")
 SOLVERS = (*STOCHASTIC_SOLVERS, "lbfgs")
+#: optimiser arguments that the engine's own parameters set, and which parameter sets each
+_ENGINE_ARGUMENTS = {"lr": "learning_rate_init", "betas": "beta_1 and beta_2",
+                     "eps": "epsilon", "momentum": "momentum",
+                     "nesterov": "nesterovs_momentum", "weight_decay": "alpha"}
+
+
+def is_stochastic(solver) -> bool:
+    """Whether ``solver`` (a name or a ``torch.optim.Optimizer`` class) trains in epochs of
+    mini-batches."""
+    if isinstance(solver, type):
+        return issubclass(solver, torch.optim.Optimizer)
+    return solver in STOCHASTIC_SOLVERS
+
+
+def check_solver(name: str, solver) -> None:
+    """A solver name, or a ``torch.optim.Optimizer`` subclass (not an instance: the engine
+    builds it for each fit's parameters)."""
+    if isinstance(solver, str) and solver in SOLVERS:
+        return
+    if isinstance(solver, type) and issubclass(solver, torch.optim.Optimizer):
+        return
+    given = (f"an instance of {type(solver).__name__}" if isinstance(solver, torch.optim.Optimizer)
+             else repr(solver))
+    raise ValueError(
+        f"{name} must be one of {list(SOLVERS)} or a torch.optim.Optimizer class such as "
+        f"torch.optim.RMSprop (the class, not an instance: each fit builds it for the "
+        f"network's parameters); got {given}.")
+
+
+def parameter_groups(module: nn.Module, spec) -> list:
+    """The module's parameters for the optimiser: one group, or ``spec``'s groups.
+
+    ``spec`` is a list of ``(pattern, options)`` pairs: the parameters whose names match
+    the glob ``pattern`` (and no earlier one) form a group with those options (``lr``,
+    ``weight_decay``, ...); the others form the first group, with the defaults.
+    """
+    named = list(module.named_parameters())
+    if not spec:
+        return [p for _, p in named]
+    groups, taken = [], set()
+    for index, entry in enumerate(spec):
+        if (not isinstance(entry, (tuple, list)) or len(entry) != 2
+                or not isinstance(entry[0], str) or not isinstance(entry[1], dict)):
+            raise ValueError(
+                f"param_groups[{index}] is {entry!r}; each entry is a pair (pattern, options), "
+                "e.g. ('body.*', {'lr': 1e-4}).")
+        pattern, options = entry
+        params = [p for n, p in named if fnmatchcase(n, pattern) and n not in taken]
+        if not params:
+            names = ", ".join(n for n, _ in named[:8]) + (", ..." if len(named) > 8 else "")
+            raise ValueError(
+                f"param_groups pattern {pattern!r} matches no parameter (that an earlier "
+                f"pattern did not take) of {type(module).__name__}, whose parameters are "
+                f"named {names}.")
+        taken.update(n for n, p in named if fnmatchcase(n, pattern))
+        groups.append({**options, "params": params})
+    rest = [p for n, p in named if n not in taken]
+    return ([{"params": rest}] if rest else []) + groups
 
 
 def _fast_flags(params) -> dict:
@@ -22,7 +83,7 @@ def _fast_flags(params) -> dict:
 
 
 def make_optimizer(
-    solver: str,
+    solver,
     params,
     *,
     learning_rate_init: float,
@@ -32,28 +93,47 @@ def make_optimizer(
     beta_2: float = 0.999,
     epsilon: float = 1e-8,
     weight_decay: float = 0.0,
+    options: dict | None = None,
 ) -> torch.optim.Optimizer:
-    """Build the optimiser for a stochastic ``solver``.
+    """Build the optimiser for a stochastic ``solver``: a name, or a
+    ``torch.optim.Optimizer`` class called as ``solver(params, lr=learning_rate_init,
+    **options)``.
 
-    ``weight_decay`` is used by "adamw" only (decoupled decay); the other
-    solvers get scikit-learn's L2 penalty through the gradient instead.
+    ``params`` are tensors or parameter groups (:func:`parameter_groups`). For a name,
+    ``options`` are further arguments of its torch optimiser (e.g. ``amsgrad``) and may not
+    repeat what the engine's parameters set. ``weight_decay`` is used by "adamw" only
+    (decoupled decay); the other names get scikit-learn's L2 penalty through the gradient
+    instead.
     """
-    params = [p for p in params if p.requires_grad]
+    params = list(params)
+    options = dict(options or {})
+    if isinstance(solver, type):
+        if "lr" in options:
+            raise ValueError("optimizer__lr repeats learning_rate_init; set learning_rate_init.")
+        return solver(params, lr=learning_rate_init, **options)
+    repeated = sorted(set(options) & set(_ENGINE_ARGUMENTS))
+    if repeated:
+        raise ValueError(
+            f"optimizer options {repeated} repeat what the estimator's parameters set for "
+            f"solver {solver!r} (" + ", ".join(f"{k}: {_ENGINE_ARGUMENTS[k]}" for k in repeated)
+            + "); set those parameters instead.")
+    tensors = [p for entry in params
+               for p in (entry["params"] if isinstance(entry, dict) else [entry])]
     if solver == "sgd":
         return torch.optim.SGD(
             params,
             lr=learning_rate_init,
             momentum=momentum,
             nesterov=nesterovs_momentum and momentum > 0,
-            foreach=True,
+            **{"foreach": True, **options},
         )
     if solver in ("adam", "adamw"):
         cls = torch.optim.Adam if solver == "adam" else torch.optim.AdamW
-        kwargs = dict(lr=learning_rate_init, betas=(beta_1, beta_2), eps=epsilon)
+        kwargs = dict(lr=learning_rate_init, betas=(beta_1, beta_2), eps=epsilon, **options)
         if solver == "adamw":
             kwargs["weight_decay"] = weight_decay
         try:
-            return cls(params, **kwargs, **_fast_flags(params))
+            return cls(params, **{**_fast_flags(tensors), **kwargs})
         except (RuntimeError, ValueError):
             return cls(params, **kwargs)
     raise ValueError(f"solver={solver!r} is not one of {SOLVERS}.")

@@ -141,7 +141,9 @@ class Trainer:
     def _dense_gradients_apply(self) -> bool:
         return (self.fast_paths and self.autocast_dtype is None and not self.compile
                 and type(self).get_loss is Trainer.get_loss
-                and not has_module_hooks(self.module))
+                and not has_module_hooks(self.module)
+                # a frozen parameter (sklnn.callbacks.Freezer) keeps its gradient None
+                and all(p.requires_grad for p in self.module.parameters()))
 
     def _prepare_epoch(self) -> None:
         """Re-read what may change between epochs: callbacks add hooks or schedulers."""

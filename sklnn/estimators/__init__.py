@@ -6,6 +6,7 @@ from sklnn.estimators._conv_sequence import CNNSequenceClassifier
 from sklnn.estimators._forecaster import RNNForecaster
 from sklnn.estimators._images import ImageClassifierBase
 from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
+from sklnn.estimators._neural_net import NeuralNetClassifier, NeuralNetRegressor
 from sklnn.estimators._resnet import ResNetClassifier
 from sklnn.estimators._rnn_classifier import RNNClassifier
 
@@ -15,6 +16,8 @@ __all__ = [
     "ImageClassifierBase",
     "MLPClassifierGPU",
     "MLPRegressorGPU",
+    "NeuralNetClassifier",
+    "NeuralNetRegressor",
     "RNNClassifier",
     "RNNForecaster",
     "ResNetClassifier",

@@ -26,7 +26,7 @@ from sklnn.callbacks._base import callback_params, check_callbacks, set_callback
 from sklnn.engine import fitting
 from sklnn.engine.devices import autocast_dtype, place_module, saved_device, to_cpu
 from sklnn.engine.inference import predict_batch_rows, predict_outputs
-from sklnn.engine.solvers import STOCHASTIC_SOLVERS
+from sklnn.engine.solvers import is_stochastic
 from sklnn.engine.state import ProgressState
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._data import TrainingData
@@ -44,10 +44,10 @@ from sklnn.validation import check_features, check_features_and_targets, check_s
 
 
 def _stochastic(estimator) -> bool:
-    if estimator.solver not in STOCHASTIC_SOLVERS:
+    if not is_stochastic(estimator._solver()):
         raise AttributeError(
-            f"partial_fit is only available for stochastic optimizers. {estimator.solver} is not "
-            "stochastic."
+            f"partial_fit is only available for stochastic optimizers. {estimator._solver()} "
+            "is not stochastic."
         )
     return True
 
@@ -107,6 +107,10 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
     def _validate_X_y(self, X, y, *, reset: bool, y_numeric: bool):
         """Validated 2-D float rows and targets."""
         return check_features_and_targets(self, X, y, reset=reset, y_numeric=y_numeric)
+
+    def _restore_derived(self) -> None:
+        """Fitted state a model file does not hold because it follows from what it holds
+        (called when loading, before the network is rebuilt)."""
 
     def _check_params(self) -> None:
         """Checks beyond each parameter's scikit-learn constraint: the declared
@@ -191,8 +195,8 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
         self._check_params()
-        check_callbacks(self.callbacks)
-        if self.solver == "lbfgs" and (self.callbacks or validation_data is not None):
+        settings = self._training_settings()  # checks the callbacks
+        if not settings.stochastic and (self.callbacks or validation_data is not None):
             given = "callbacks" if self.callbacks else "validation_data"
             raise ValueError(
                 f"solver='lbfgs' cannot use {given}: it runs SciPy's L-BFGS-B over the whole "
@@ -201,9 +205,9 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
             )
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
-        settings = self._training_settings()
         settings.schedule()  # raises for a schedule the solver cannot follow
-        launch = fitting.wants_processes(self, X, uses_batch_norm=self._uses_batch_norm())
+        launch = fitting.wants_processes(self.n_processes, settings, X, precision=self.precision,
+                                         uses_batch_norm=self._uses_batch_norm())
         fitted = hasattr(self, "module_")
         first_pass = not fitted or (not self.warm_start and not incremental)
         # The fit works on a shallow copy and commits every fitted attribute at once at the
@@ -234,10 +238,24 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
         view.__dict__.update(self.__dict__)
         return view
 
+    def _solver(self):
+        """The solver: a name or a ``torch.optim.Optimizer`` class."""
+        return self.solver
+
+    def _optimizer_options(self) -> dict:
+        """Further arguments of the optimiser; none for scikit-learn's vocabulary."""
+        return {}
+
+    def _param_groups(self) -> list | None:
+        """Parameter groups with their own optimiser settings; one group by default."""
+        return None
+
     def _training_settings(self) -> fitting.TrainingSettings:
         """The parameters in the engine's terms (the callbacks are checked at fit)."""
         return fitting.TrainingSettings(
-            solver=self.solver, learning_rate_init=self.learning_rate_init, alpha=self.alpha,
+            solver=self._solver(), optimizer_options=self._optimizer_options(),
+            param_groups=self._param_groups(),
+            learning_rate_init=self.learning_rate_init, alpha=self.alpha,
             momentum=self.momentum, nesterovs_momentum=self.nesterovs_momentum,
             beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
             learning_rate=self.learning_rate, power_t=self.power_t, max_iter=self.max_iter,
@@ -279,6 +297,8 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
             module = fitting.new_module(
                 lambda: self._build_module(X.shape[1], n_outputs), seed, where,
                 init=lambda module, generator: self._init_module(module, generator, initial))
+            X, y_encoded, n_outputs = self._fit_output_layout(module, X, y, y_encoded,
+                                                              n_outputs)
             state = ProgressState.start(self.early_stopping and settings.stochastic)
             optimizer_state = None
         else:
@@ -288,13 +308,13 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
             # a copy: the optimiser updates its state tensors in place
             optimizer_state = copy.deepcopy(self._optimizer_state) if incremental else None
 
-        epochs_before = state.n_iter
-        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
-                                   where.device, where.dtype)
         # callbacks get this working copy (trainer.estimator): it predicts, mid-fit, with
         # the weights as they are
         self.module_, self.device_, self._compute_dtype = module, where.device, where.dtype
         self.n_outputs_ = n_outputs
+        epochs_before = state.n_iter
+        train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
+                                   where.device, where.dtype)
         trained = fitting.train(
             module, self._make_objective(), train, valid, state, settings, where=where,
             seed=seed, flops_per_sample=self._flops_per_sample(module),
@@ -304,6 +324,12 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
 
     def _n_outputs_for(self, y_encoded) -> int:
         return 1
+
+    def _fit_output_layout(self, module, X, y, y_encoded, n_outputs):
+        """The training rows, encoded targets and output count for a newly built
+        ``module``: as validated and as the targets asked for, unless the network decides
+        (a user's own module)."""
+        return X, y_encoded, n_outputs
 
     def _commit(self, module, state, optimizer, where, n_outputs, epochs_before) -> None:
         self.module_ = module

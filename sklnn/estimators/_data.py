@@ -19,7 +19,7 @@ from sklnn._sklearn_private import _check_y
 from sklnn._warnings import warn_user
 from sklnn.data import DatasetView, as_view, is_streamed
 from sklnn.engine.batches import Batches
-from sklnn.engine.solvers import STOCHASTIC_SOLVERS
+from sklnn.engine.solvers import is_stochastic
 from sklnn.engine.streaming import (
     LoaderSettings,
     StreamedBatches,
@@ -166,7 +166,7 @@ class TrainingData(StreamedInput):
                 _warn_if_rescaled(X, X_val)
             y_val = self._check_validation_targets(y_val, X_val)
             valid = (X_val, self._encode_targets(y_val), None)
-        elif self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
+        elif self.early_stopping and is_stochastic(self._solver()):
             stratify = y if self._stratify and np.ndim(y) == 1 else None
             if stratify is not None:
                 labels, counts = np.unique(stratify, return_counts=True)

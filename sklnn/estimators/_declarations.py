@@ -15,6 +15,7 @@ its declaration.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 import textwrap
 from collections.abc import Callable, Sequence
@@ -25,11 +26,13 @@ import torch
 
 from sklnn._sklearn_private import Interval, Options, StrOptions
 from sklnn.engine.schedules import SCHEDULES
-from sklnn.engine.solvers import SOLVERS
+from sklnn.engine.solvers import SOLVERS, check_solver
 from sklnn.validation import check_layer_sizes
 
 #: Where an estimator's docstring receives its generated "Parameters" entries.
 PARAMETERS_MARKER = "<<parameters>>"
+#: The default of a parameter without one (``inspect``'s marker for "no default").
+REQUIRED = inspect.Parameter.empty
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +59,8 @@ class Param:
         return dataclasses.replace(self, **changes)
 
     def docstring(self) -> str:
-        lines = [f"    {self.name} : {self.kind}, default={_default_text(self.default)}"]
+        default = "" if self.default is REQUIRED else f", default={_default_text(self.default)}"
+        lines = [f"    {self.name} : {self.kind}{default}"]
         if self.doc:
             lines.append(textwrap.indent(textwrap.dedent(self.doc).strip("\n"), " " * 8))
         return "\n".join(lines)
@@ -88,10 +92,13 @@ FRACTION = (Interval(Real, 0.0, 1.0, closed="left"),)
 # ------------------------------------------------------------------ engine parameters
 # In scikit-learn's MLPClassifier order, so the MLPs' signatures read like scikit-learn's.
 ENGINE_PARAMS: tuple[Param, ...] = (
-    Param("solver", "adam", (StrOptions(set(SOLVERS)),), "{" + ", ".join(
-        f'"{s}"' for s in SOLVERS) + "}", """
+    Param("solver", "adam", (StrOptions(set(SOLVERS)), type), "{" + ", ".join(
+        f'"{s}"' for s in SOLVERS) + "} or torch.optim.Optimizer class", """
         "adam", "sgd" and "lbfgs" as in scikit-learn; "adamw" applies ``alpha``
-        as decoupled weight decay instead of an L2 term in the loss."""),
+        as decoupled weight decay instead of an L2 term in the loss. A
+        ``torch.optim.Optimizer`` class (e.g. ``torch.optim.RMSprop``) is built
+        with ``lr=learning_rate_init`` and its own defaults; ``alpha`` then
+        stays the L2 term.""", check=check_solver),
     Param("alpha", 0.0001, (Interval(Real, 0.0, None, closed="left"),), "float", """
         L2 penalty ``0.5 * alpha * ||W||^2`` on weight matrices and kernels (not
         biases or norms), divided by the batch size (or the batch's weight sum)

@@ -22,6 +22,7 @@ import functools
 import sklearn
 
 from sklnn._sklearn_private import callback_management_context
+from sklnn.engine.solvers import is_stochastic
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -77,7 +78,7 @@ def with_sklearn_callbacks(fit):
                 "n_processes=None, or sklnn's own callbacks (the `callbacks` parameter)."
             )
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-        stochastic = estimator.solver != "lbfgs"
+        stochastic = is_stochastic(estimator._solver())
         epochs = (1 if incremental else estimator.max_iter) if stochastic else 0
         # teardown runs even when the fit raises; nested inside scikit-learn's own
         # _fit_context it is a no-op there (the context is gone once torn down here)

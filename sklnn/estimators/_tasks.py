@@ -136,7 +136,7 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
         proba = model._forward(X)
         if len(model.classes_) == 1:
             return np.ones((proba.shape[0], 1), dtype=proba.dtype)
-        if model._label_binarizer.y_type_ == "binary":
+        if model._label_binarizer.y_type_ == "binary" and proba.shape[1] == 1:
             return np.hstack([1 - proba, proba])
         return proba
 
@@ -179,7 +179,7 @@ class NeuralRegressor(RegressorMixin, NeuralNetBase):
                 f"{type(self).__name__} is a regressor: call partial_fit(X, y) without it."
             )
         X, y = self._validate_input(X, y, reset=reset, y_numeric=True)
-        if self.loss == "poisson" and np.any(y < 0):
+        if getattr(self, "loss", None) == "poisson" and np.any(y < 0):
             raise ValueError(
                 "Some value(s) of y are negative which is not allowed for Poisson regression."
             )

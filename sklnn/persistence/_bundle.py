@@ -20,6 +20,7 @@ import zipfile
 from sklnn._atomic import atomic_write
 from sklnn._version import __version__
 from sklnn.persistence import _archive, _io, _registry
+from sklnn.persistence._classes import UntrustedTypesError, trusted_names
 from sklnn.persistence._codec import ModelFileError, parse_json
 
 BUNDLE = "bundle.json"
@@ -27,10 +28,6 @@ OBJECTS = "objects.skops"
 BUNDLE_FORMAT = 1
 MAX_ESTIMATORS = 64
 _MARKER = "sklnn-estimator-{}"
-
-
-class UntrustedTypesError(ModelFileError):
-    """A bundle's scikit-learn part holds types that skops does not trust by default."""
 
 
 def _skops():
@@ -142,10 +139,14 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
     max_bytes : int or None, default=None
         Memory budget of each network, and of the archive's other members (see
         :func:`sklnn.persistence.load`).
-    trusted : list of str, default=None
-        Types the pipeline's scikit-learn part may hold beyond those skops trusts
-        by default (scikit-learn's and numpy's own), e.g. ``["mymodule.MyScaler"]``.
-        List only types you trust: building them may run their code.
+    trusted : list of classes or str, default=None
+        Types the file may hold beyond those trusted by default, as classes or
+        dotted names (``"mymodule.MyScaler"``): a user's own torch module or loss
+        in a NeuralNetClassifier or NeuralNetRegressor (PyTorch's own layers,
+        losses and optimisers are trusted), and types in a pipeline's
+        scikit-learn part beyond those skops trusts (scikit-learn's and numpy's
+        own). List only types you trust: building them may run their code. The
+        check runs before anything of an untrusted type is imported.
 
     Returns
     -------
@@ -154,15 +155,16 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
     Raises
     ------
     UntrustedTypesError
-        The pipeline holds types that are neither trusted by skops nor listed in
+        The file holds types that are neither trusted by default nor listed in
         ``trusted``; the message names them.
     ModelFileError
         The file is corrupt, truncated or inconsistent; the message says how.
     """
     where = os.fspath(path)
+    names = trusted_names(trusted)
     with open(where, "rb") as handle:
         if not _is_bundle(handle):
-            return _io.load(where, device=device, max_bytes=max_bytes)
+            return _io.load(where, device=device, max_bytes=max_bytes, trusted=names)
         archive = zipfile.ZipFile(handle)
         with archive:
             infos = {info.filename: info for info in archive.infolist()}
@@ -182,14 +184,14 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
             objects = _archive.read_member(archive, infos[OBJECTS])
             networks = [_archive.read_member(archive, infos[e["member"]])
                         for e in manifest["estimators"]]
-    pipeline = _load_objects(objects, trusted, where)
+    pipeline = _load_objects(objects, names, where)
     with tempfile.TemporaryDirectory() as folder:
         for k, (entry, data) in enumerate(zip(manifest["estimators"], networks)):
             file = os.path.join(folder, _member(k))
             with open(file, "wb") as out:
                 out.write(data)
             try:
-                estimator = _io.load(file, device=device, max_bytes=max_bytes)
+                estimator = _io.load(file, device=device, max_bytes=max_bytes, trusted=names)
             except ModelFileError as exc:
                 raise ModelFileError(str(exc).replace(file, f"{where}: {entry['member']}")
                                      ) from None
@@ -234,7 +236,6 @@ def _manifest(archive, infos, budget, where) -> dict:
 
 def _load_objects(data: bytes, trusted, where):
     sio = _skops()
-    trusted = list(trusted or ())
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:  # a malformed skops member, whatever skops raises for it

@@ -2,13 +2,17 @@
 
 Floats are stored as ``{"__float__": repr}`` (JSON has no inf or nan), numpy arrays as
 ``{"__ndarray__": items, "dtype": str}``, tuples and dicts with non-string keys under
-their own tags. Decoding accepts exactly these shapes and nothing else.
+their own tags, and classes (a user's torch module, a loss, an optimiser) by name as
+``{"__class__": [module, qualname]}``. Decoding accepts exactly these shapes and nothing
+else, and turns a class name into a :class:`ClassRef`: it imports nothing.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,6 +22,22 @@ MAX_INT_DIGITS = 20  # int64 and uint64 fit; longer literals are refused before 
 MAX_STRING = 1 << 16
 _SCALAR_KINDS = "biuf"
 _MAX_UNICODE_CHARS = 1024  # per element of a "<U..." array: labels and feature names
+
+
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    """A class named by a model file, not imported: the loader imports it only when the
+    caller trusts it (see :func:`sklnn.persistence._classes.resolve`)."""
+
+    module: str
+    qualname: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.module}.{self.qualname}"
 
 
 class ModelFileError(ValueError):
@@ -57,6 +77,8 @@ def encode(value, where: str):
         return {k: encode(v, f"{where}[{k!r}]") for k, v in value.items()}
     if isinstance(value, torch.device):
         return str(value)
+    if isinstance(value, type):
+        return {"__class__": [value.__module__, value.__qualname__]}
     raise TypeError(
         f"{where} is a {type(value).__name__}, which save() cannot store safely; pickle the "
         "estimator instead (and load such files only from sources you trust)."
@@ -162,6 +184,13 @@ def decode(value, where: str):
         if not isinstance(value["__tuple__"], list):
             _fail(where, "a tuple must hold a list")
         return tuple(decode(value["__tuple__"], where))
+    if "__class__" in value:
+        _tag(value, where, {"__class__"})
+        parts = value["__class__"]
+        if not (isinstance(parts, list) and len(parts) == 2 and all(
+                isinstance(p, str) and len(p) <= 256 and _DOTTED.fullmatch(p) for p in parts)):
+            _fail(where, "a class is named by [module, qualname], dotted Python names")
+        return ClassRef(*parts)
     if "__dict_items__" in value:
         _tag(value, where, {"__dict_items__"})
         pairs = value["__dict_items__"]

@@ -20,6 +20,13 @@ from sklnn.engine.state import ProgressState
 from sklnn.history import History
 from sklnn.persistence import _archive
 from sklnn.persistence._archive import METADATA, WEIGHTS, Budget
+from sklnn.persistence._classes import (
+    UntrustedTypesError,
+    check_savable,
+    resolve,
+    trusted_names,
+    untrusted,
+)
 from sklnn.persistence._codec import ModelFileError, encode, parse_json
 from sklnn.persistence._registry import OPTIONAL_ATTRIBUTES, saveable_class, saved_attributes
 from sklnn.persistence._schema import FORMAT_VERSION, check_metadata
@@ -61,6 +68,7 @@ def save(estimator, path) -> None:
         raise TypeError(f"save() supports sklnn's estimators, not {name}; use pickle instead.")
     params = estimator.get_params(deep=False)
     params["callbacks"] = None
+    _check_classes(params, name)
     if not isinstance(params.get("random_state"), (int, type(None))):
         params["random_state"] = None  # a RandomState's stream is not part of the model
     state = vars(estimator)
@@ -89,8 +97,22 @@ def save(estimator, path) -> None:
     atomic_write(os.fspath(path), payload.getvalue())
 
 
+def _check_classes(params: dict, name: str) -> None:
+    """A user's module, loss or optimiser is saved as a class (by import path) with its
+    ``module__*`` parameters; an instance could not be rebuilt from a file."""
+    for key, value in params.items():
+        if isinstance(value, type):
+            check_savable(value, f"{name}'s {key}")
+        elif isinstance(value, torch.nn.Module) and key in ("module", "criterion"):
+            raise TypeError(
+                f"{name}'s {key} is an instance of {type(value).__name__}; a model file "
+                f"rebuilds it from its class and the {key}__* parameters. Pass the class "
+                f"({key}={type(value).__name__}, {key}__...=...), or save with pickle or "
+                "skops and load only files you trust.")
+
+
 # ------------------------------------------------------------------ load
-def load(path, *, device: str | None = None, max_bytes: int | None = None):
+def load(path, *, device: str | None = None, max_bytes: int | None = None, trusted=None):
     """Load an estimator written by :func:`save` (or ``estimator.save``).
 
     Parameters
@@ -106,6 +128,9 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None):
         (at least 256 MiB) and refuses members that inflate more than 100x
         (zip bombs); an int replaces both rules. Raise it only for files you
         trust.
+    trusted : list of classes or str, default=None
+        A user's own module or loss classes the file may name (PyTorch's own
+        are trusted); see :func:`sklnn.load`.
 
     Returns
     -------
@@ -118,8 +143,11 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None):
         The file is corrupt, truncated, inconsistent, newer than this sklnn,
         names something that is not an sklnn estimator, or would need more
         memory than the budget; the message says which.
+    UntrustedTypesError
+        The file names classes that are not trusted; nothing of them was imported.
     """
     where = os.fspath(path)
+    names = trusted_names(trusted)
     with open(where, "rb") as handle:  # FileNotFoundError stays what it is
         archive, infos = _archive.open_members(handle, {METADATA, WEIGHTS}, where)
         with archive:
@@ -132,9 +160,16 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None):
                 decoded = check_metadata(
                     parse_json(_archive.read_member(archive, infos[METADATA]), METADATA)
                 )
+                refused = untrusted(decoded["params"], names)
+                if refused:
+                    raise UntrustedTypesError(
+                        f"the model names classes that are not trusted: {refused}. Loading "
+                        "them runs their code; if you trust this file, pass "
+                        f"trusted={refused} (or the classes) to sklnn.load.")
+                decoded["params"] = resolve(decoded["params"])
                 estimator, module, expected = _rebuild(decoded)
             except ModelFileError as exc:
-                raise ModelFileError(f"{where}: {exc}") from None
+                raise type(exc)(f"{where}: {exc}") from None
             data, most = _archive.expected_npz_size(expected)
             size = infos[WEIGHTS].file_size
             if not data <= size <= most:
@@ -179,6 +214,7 @@ def _rebuild(decoded: dict):
         estimator._progress = ProgressState(**decoded["progress"])
         estimator._optimizer_state = None
         estimator._compute_dtype = getattr(torch, decoded["compute_dtype"])
+        estimator._restore_derived()
         expected_activation = estimator._make_objective().out_activation
         if fitted["out_activation_"] != expected_activation:
             raise ValueError(f"out_activation_ is {fitted['out_activation_']!r}; the "
@@ -188,6 +224,8 @@ def _rebuild(decoded: dict):
         with torch.device("meta"):
             module = estimator._build_module(estimator.n_features_in_, estimator.n_outputs_)
         module = module.to(estimator._compute_dtype)
+        for name in estimator._fit_only_attributes:
+            vars(estimator).pop(name, None)
     except ModelFileError:
         raise
     except (TypeError, ValueError, RuntimeError, AttributeError, LookupError,
@@ -218,7 +256,11 @@ def _restore_labels(estimator, label_type) -> None:
         binarizer.fit(classes)
         if not np.array_equal(binarizer.classes_, classes) or binarizer.y_type_ != label_type:
             raise ValueError(f"classes_ do not make a {label_type} target")
-        if n_outputs != (1 if len(classes) <= 2 else len(classes)):
-            raise ValueError(f"{len(classes)} classes need {len(classes)} outputs, not "
+        needed = 1 if len(classes) <= 2 else len(classes)
+        kind = vars(estimator).get("_output_kind")
+        if kind is not None and len(classes) <= 2:  # a user's module: one logit or two
+            needed = 2 if kind[0] == "classes" else 1
+        if n_outputs != needed:
+            raise ValueError(f"{len(classes)} classes need {needed} outputs here, not "
                              f"{n_outputs}")
     estimator._label_binarizer = binarizer

@@ -22,6 +22,7 @@ _COMMON = (
 _CLASSIFIER = ("classes_",)
 _IMAGES = ("input_shape_",)
 _SEQUENCES = ("sequence_shape_",)
+_USER_MODULE = ("input_shape_", "_output_kind", "_integer_input")
 _FORECASTER = ("horizon_", "_per_step_targets", "_first_trained_step", "_input_mean",
                "_input_scale", "_target_mean", "_target_scale")
 
@@ -33,10 +34,12 @@ SAVED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "RNNClassifier": _COMMON + _CLASSIFIER + _SEQUENCES,
     "CNNSequenceClassifier": _COMMON + _CLASSIFIER + _SEQUENCES,
     "RNNForecaster": _COMMON + _SEQUENCES + _FORECASTER,
+    "NeuralNetClassifier": _COMMON + _CLASSIFIER + _USER_MODULE,
+    "NeuralNetRegressor": _COMMON + _USER_MODULE,
 }
 # Saved when present: feature names (fitted on a DataFrame with string column names) and
 # the fit's thread count (absent from files written before it existed).
-OPTIONAL_ATTRIBUTES = ("feature_names_in_", "n_threads_")
+OPTIONAL_ATTRIBUTES = ("feature_names_in_", "n_threads_", "_keyword_inputs")
 
 _CLASSES: dict[str, type] = {}
 

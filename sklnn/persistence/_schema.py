@@ -31,6 +31,8 @@ _TOP_LEVEL = {"format_version", "sklnn_version", "torch_version", "estimator", "
               "fitted", "label_type", "progress", "compute_dtype", "trained_on",
               "weights_sha256"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_OUTPUT_KINDS = [("classes", o) for o in ("logits", "probabilities", "log_probabilities")] + [
+    ("labels", "logits"), ("labels", "probabilities"), ("values", "values")]
 _DEVICE = re.compile(r"(cpu|cuda|mps)(:[0-9]{1,3})?")
 
 
@@ -122,7 +124,13 @@ _FITTED = {
     "n_threads_": lambda v, w: _int(v, w, 1, 2**16),
     "classes_": lambda v, w: _array(v, w, "biufUO"),
     "feature_names_in_": lambda v, w: _array(v, w, "UO"),
-    "input_shape_": lambda v, w: _shape(v, w, 3),
+    # images: (C, H, W); a user's module: one sample's shape, of any rank up to 8
+    "input_shape_": lambda v, w: _shape(v, w, len(v) if isinstance(v, (list, tuple))
+                                        and 1 <= len(v) <= 8 else 3),
+    "_output_kind": lambda v, w: v if v in _OUTPUT_KINDS else _fail(
+        w, f"expected one of {_OUTPUT_KINDS}, got {_show(v)}"),
+    "_integer_input": lambda v, w: v if isinstance(v, bool) else _fail(w, "expected a bool"),
+    "_keyword_inputs": lambda v, w: _keyword_inputs(v, w),
     "sequence_shape_": lambda v, w: _shape(v, w, 2),
     "horizon_": lambda v, w: _int(v, w, 1, 2**31),
     "_per_step_targets": lambda v, w: v if isinstance(v, bool) else _fail(w, "expected a bool"),
@@ -132,6 +140,24 @@ _FITTED = {
     "_target_mean": lambda v, w: _float(v, w, none=False),
     "_target_scale": lambda v, w: _float(v, w, none=False),
 }
+
+
+def _keyword_inputs(value, where):
+    """A user module's named inputs: None, or up to 64 (name, sample shape, integer)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not 1 <= len(value) <= 64:
+        _fail(where, f"expected a list of up to 64 inputs, got {_show(value)}")
+    layout = []
+    for i, entry in enumerate(value):
+        if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[0], str)
+                and entry[0].isidentifier() and len(entry[0]) <= 64
+                and isinstance(entry[2], bool) and isinstance(entry[1], tuple)
+                and len(entry[1]) <= 8):
+            _fail(f"{where}[{i}]", "expected (name, sample shape, integer)")
+        layout.append((entry[0], tuple(_int(s, f"{where}[{i}]", 1, 2**31) for s in entry[1]),
+                       entry[2]))
+    return layout
 
 
 def check_metadata(metadata) -> dict:
@@ -186,6 +212,9 @@ def _params(cls, encoded) -> dict:
         _fail("params", f"expected an object, got {_show(encoded)}")
     params = decode(encoded, "params")
     unknown = set(params) - set(cls._get_param_names())
+    if getattr(cls, "_required_parameters", None) == ["module"]:  # module__*, criterion__*, ...
+        unknown = {k for k in unknown if not k.startswith(("module__", "criterion__",
+                                                           "optimizer__"))}
     if unknown:
         _fail("params", f"{cls.__name__} has no parameters {sorted(unknown)[:5]}")
     if params.get("callbacks") is not None:

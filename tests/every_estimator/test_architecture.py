@@ -7,7 +7,14 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import CHECKED, ESTIMATOR_CLASSES, NETWORK_CLASSES, SMALL, small
+from conftest import (
+    CHECKED,
+    ESTIMATOR_CLASSES,
+    NETWORK_CLASSES,
+    SMALL,
+    default_instance,
+    small,
+)
 from sklearn.base import clone
 
 from sklnn import (
@@ -46,6 +53,8 @@ DEFAULTS_THAT_DIFFER = {
     # convolution, and the epochs docs/sequences.md measured
     ("CNNSequenceClassifier", "filters"), ("CNNSequenceClassifier", "batch_norm"),
     ("CNNSequenceClassifier", "max_iter"),
+    # a user's own module gets no hidden L2 penalty: PyTorch users expect none
+    ("NeuralNetClassifier", "alpha"), ("NeuralNetRegressor", "alpha"),
 }
 # Shared names whose description differs on purpose: they describe each architecture's
 # own layers (where dropout or batch norm go, which layers the activation follows, 2-D
@@ -60,6 +69,7 @@ def _documented_parameters(cls) -> dict[str, str]:
     doc = inspect.getdoc(cls)
     section = doc.split("Parameters\n----------\n", 1)[1]
     section = re.split(r"\n\n(?=[A-Z][a-zA-Z ]+\n-+\n)", section, maxsplit=1)[0]
+    section = section.split("\n**kwargs", 1)[0]  # module__*, ..., documented apart
     entries = re.split(r"^(?=\w+ : )", section, flags=re.MULTILINE)
     return {entry.split(" : ", 1)[0]: entry.rstrip() for entry in entries if " : " in entry}
 
@@ -73,6 +83,8 @@ def test_every_public_estimator_is_in_the_shared_lists():
 def test_written_constructor_agrees_with_the_declarations(cls):
     declared = cls._declared_params
     written = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if written[-1].kind is written[-1].VAR_KEYWORD:  # module__*, criterion__*, optimizer__*
+        assert written.pop().name == "kwargs" and cls._required_parameters == ["module"]
     assert [p.name for p in written] == [d.name for d in declared]
     leading = True  # positional parameters come first; the rest are keyword-only
     for parameter, declaration in zip(written, declared):
@@ -89,19 +101,23 @@ def test_written_constructor_agrees_with_the_declarations(cls):
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_every_parameter_is_documented_constrained_and_stored(cls):
     signature = inspect.signature(cls.__init__)
-    names = [n for n in signature.parameters if n != "self"]
+    names = [n for n, p in signature.parameters.items()
+             if n != "self" and p.kind is not p.VAR_KEYWORD]
     assert list(_documented_parameters(cls)) == names
     assert set(cls._parameter_constraints) == set(names)
     assert "<<" not in cls.__doc__  # every marker was filled in
-    estimator = cls()
-    assert estimator.get_params() == {n: signature.parameters[n].default for n in names}
+    estimator = default_instance(cls)
+    required = set(getattr(cls, "_required_parameters", []))
+    assert estimator.get_params() == {n: signature.parameters[n].default for n in names
+                                      if n not in required} | {
+        n: getattr(estimator, n) for n in required}
 
 
 def test_shared_parameters_have_one_default_and_one_meaning():
     seen: dict[str, tuple] = {name: (param.default, f"{name} : {param.kind}\n{param.doc}")
                               for name, param in ENGINE.items()}
     for cls in sorted(CLASSES, key=lambda c: c.__name__):
-        defaults = cls().get_params()
+        defaults = default_instance(cls).get_params()
         for name, entry in _documented_parameters(cls).items():
             if name not in seen:
                 seen[name] = (defaults[name], entry)
@@ -115,7 +131,7 @@ def test_shared_parameters_have_one_default_and_one_meaning():
                     cls.__name__, name)
     # the engine parameters are on every estimator, so every solver is fully configurable
     for cls in CLASSES:
-        assert set(ENGINE) <= set(cls().get_params())
+        assert set(ENGINE) - {"solver"} <= set(default_instance(cls).get_params())
 
 
 @pytest.mark.parametrize("name, value", [
@@ -126,8 +142,11 @@ def test_shared_parameters_have_one_default_and_one_meaning():
 def test_invalid_values_name_the_parameter(cls, name, value):
     X = np.random.RandomState(0).rand(12, 16)
     y = np.arange(12) % 2
+    estimator = default_instance(cls)
+    if name == "solver" and "optimizer" in estimator.get_params():
+        name = "optimizer"  # the solver's name on a user's own module
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of {cls.__name__}"):
-        cls(**{name: value}).fit(X, y)
+        estimator.set_params(**{name: value}).fit(X, y)
 
 
 def test_n_iter_no_change_accepts_infinity_like_scikit_learn(binary_data):

@@ -16,8 +16,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import TinyNet
 
-from sklnn import MLPClassifierGPU, MLPRegressorGPU
+from sklnn import MLPClassifierGPU, MLPRegressorGPU, NeuralNetClassifier
 from sklnn.callbacks import Callback
 
 pytestmark = pytest.mark.slow
@@ -226,3 +227,13 @@ def test_a_failing_worker_fails_fit_clearly_and_leaves_the_estimator_unfitted():
         model.fit(X, y.astype(float))
     print(f"failing rank detected after {time.perf_counter() - started:.1f}s")
     assert not hasattr(model, "module_") and not hasattr(model, "history_")
+
+
+def test_a_user_module_trains_data_parallel_like_in_one_process(binary_data):
+    X, y = binary_data
+    settings = dict(module__hidden=4, max_iter=3, batch_size=30, random_state=0)
+    one = NeuralNetClassifier(TinyNet, **settings).fit(X, y)
+    two = NeuralNetClassifier(TinyNet, n_processes=2, **settings).fit(X, y)
+    assert two.n_iter_ == 3 and isinstance(two.module_, TinyNet)
+    # 2 processes at global batch 30 are 1 process at batch 30 (float64 data)
+    np.testing.assert_allclose(two.predict_proba(X), one.predict_proba(X), atol=1e-5)

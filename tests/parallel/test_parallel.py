@@ -15,7 +15,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import NETWORK_CLASSES
+from conftest import NETWORK_CLASSES, TinyNet, default_instance
 from joblib import Parallel, delayed, parallel_config
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tolerances import F64_OUTPUT
 
-from sklnn import MLPClassifierGPU
+from sklnn import MLPClassifierGPU, NeuralNetClassifier
 from sklnn.engine import heap, threads
 from sklnn.engine.devices import DEVICE_ENV, resolve_device
 from sklnn.parallel import _claim_device, assign_devices, round_robin
@@ -54,7 +54,7 @@ def cuda_forbidden(monkeypatch):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
 def test_no_cuda_outside_fit(cls, cuda_forbidden):
-    est = cls()
+    est = default_instance(cls)
     params = est.get_params()
     est.set_params(random_state=3)
     copy = clone(est)
@@ -345,3 +345,17 @@ def test_heap_reused_in_training_where_dask_fixed_the_trim_threshold():
     assert after > outside // 2, (outside, after)  # Dask's setting restored
     dynamic = run()
     assert max(dynamic) < outside // 10, dynamic  # glibc's default needs no help
+
+
+def test_searches_over_a_user_module_on_loky_and_dask_match_sequential(dask_client,
+                                                                         binary_data):
+    X, y = binary_data
+    net = NeuralNetClassifier(TinyNet, max_iter=5, learning_rate_init=0.01, random_state=0)
+    grid = {"module__hidden": [2, 6]}
+    sequential = GridSearchCV(net, grid, cv=2).fit(X, y)
+    on_loky = GridSearchCV(net, grid, cv=2, n_jobs=2).fit(X, y)
+    with joblib.parallel_backend("dask"):
+        on_dask = GridSearchCV(net, grid, cv=2).fit(X, y)
+    for search in (on_loky, on_dask):
+        np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                                   sequential.cv_results_["mean_test_score"], **F64_OUTPUT)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import small_data, small_estimators
+from conftest import TinyNet, small_data, small_estimators
 from tolerances import F32_OUTPUT
 
 import sklnn
@@ -215,8 +215,8 @@ def test_every_estimator_saves_loads_pickles_and_copies(estimator, tmp_path):
     model = clone(estimator).fit(X, y)
     expected = model.predict(X)
     model.save(tmp_path / "model.sklnn")
-    for restored in (sklnn.load(tmp_path / "model.sklnn"), pickle.loads(pickle.dumps(model)),
-                     copy.deepcopy(model)):
+    loaded = sklnn.load(tmp_path / "model.sklnn", trusted=[TinyNet])  # a user's module
+    for restored in (loaded, pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
         assert type(restored) is type(model)
         np.testing.assert_allclose(restored.predict(X), expected, **F32_OUTPUT)
 
