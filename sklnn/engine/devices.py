@@ -89,9 +89,10 @@ def place_module(
 
     Convolution weights go channels-last (NHWC), and activations follow the weights'
     layout: on CUDA the layout of cuDNN's tensor-core kernels, on the CPU the one oneDNN
-    trains and predicts convolutional networks fastest in (docs/benchmarks.md), except in
-    networks that :func:`channels_last_trains_safely` rejects. Parameters other than 4-D
-    weights are never touched by the layout, so other networks move as they are.
+    trains and predicts convolutional networks fastest in (docs/benchmarks.md), for sklnn's
+    own networks except those that :func:`channels_last_trains_safely` rejects. Parameters
+    other than 4-D weights are never touched by the layout, so other networks move as they
+    are.
     """
     return module.to(device=device, dtype=dtype, memory_format=training_layout(module, device))
 
@@ -101,9 +102,15 @@ def training_layout(module: torch.nn.Module, device: torch.device) -> torch.memo
     ``torch.contiguous_format``."""
     if device.type == "cuda":
         return torch.channels_last
-    if device.type == "cpu" and channels_last_trains_safely(module):
+    if device.type == "cpu" and _built_by_sklnn(module) and channels_last_trains_safely(module):
         return torch.channels_last
     return torch.contiguous_format
+
+
+def _built_by_sklnn(module: torch.nn.Module) -> bool:
+    """Only sklnn's own layers and torch's: a user's module may reshape its activations with
+    ``view``, which a channels-last tensor refuses, so it trains as it was written for."""
+    return all(type(m).__module__.startswith(("sklnn.", "torch.")) for m in module.modules())
 
 
 def channels_last_trains_safely(module: torch.nn.Module) -> bool:

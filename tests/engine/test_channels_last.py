@@ -102,3 +102,29 @@ def test_lbfgs_save_and_load_keep_a_channels_last_network_working(tmp_path):
     loaded = sklnn.load(tmp_path / "cnn.sklnn")
     assert channels_last(loaded.module_)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+class UserNet(nn.Module):
+    """A network written the common way: ``view`` to flatten, which a channels-last
+    activation refuses."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3)
+        self.out = nn.Linear(8 * 10 * 10, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x.view(len(x), 1, 12, 12)))
+        return self.out(h.view(len(h), -1))
+
+
+def test_a_users_own_module_trains_in_the_layout_it_was_written_for():
+    from sklnn import NeuralNetClassifier
+
+    assert place_module(UserNet(), CPU).conv.weight.is_contiguous()
+    X, y = images(n=32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = NeuralNetClassifier(UserNet, max_iter=2, batch_size=16, random_state=0).fit(X, y)
+    assert clf.module_.conv.weight.is_contiguous()
+    assert clf.predict(X).shape == (32,)
