@@ -2,19 +2,31 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make demo` installs sklnn with its runtime dependencies and matplotlib (the `plot` extra,
+# which the examples draw with); `make test` adds the `dev` extra (tests, docs, build tools).
+DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
+# pip arguments that install torch before sklnn, e.g. the CPU-only wheel (README.md):
+#   make demo TORCH="torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH ?=
 
-.PHONY: demo test test-one-thread test-oldest lint docs bench bench-quick clean
+.PHONY: demo test test-one-thread test-oldest lint docs gallery-results bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet $(TORCH))
+	$(BIN)/python -m pip install --quiet -e ".[plot]"
+	touch $(DEMO_STAMP)
 
-demo: $(STAMP)
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet $(TORCH))
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP) $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
@@ -44,6 +56,11 @@ lint: $(STAMP)
 SKLNN_EXAMPLES_QUICK ?= 1
 docs: $(STAMP)
 	SKLNN_EXAMPLES_QUICK=$(SKLNN_EXAMPLES_QUICK) $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+# The examples at full length, their output and figures kept in docs/full_runs/ for the
+# gallery (about an hour on 2 CPU cores; docs/run_examples.py NAME runs one).
+gallery-results: $(STAMP)
+	$(BIN)/python docs/run_examples.py
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"

@@ -194,12 +194,26 @@ def markdown(payload: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def replace_block(path: Path, block: str, heading: str = "## Benchmarks") -> None:
-    """Put ``block`` between the bench markers in ``path``; add heading and markers if absent."""
+def stamp(machine: dict, started: str, load: tuple[float, float] | None = None) -> str:
+    """The line that dates a table: when, on which machine, with which versions."""
+    text = (f"{started} UTC; {machine.get('cpu')}, {machine.get('cores')} cores, device "
+            f"{machine.get('gpu') or machine.get('device')}; torch {machine.get('torch')}, "
+            f"scikit-learn {machine.get('sklearn')}")
+    if load is not None:
+        text += f"; load average (1 min) {load[0]:.2f} at start, {load[1]:.2f} at end"
+    return f"_{text}._"
+
+
+def replace_block(path: Path, block: str, heading: str = "## Benchmarks", name: str = ""
+                  ) -> None:
+    """Put ``block`` between the bench markers in ``path`` (``<!-- bench:start -->``, or
+    ``<!-- bench:NAME:start -->`` for a named block); add heading and markers if absent."""
     text = path.read_text() if path.exists() else ""
-    inner = f"{START}\n{block.rstrip()}\n{END}"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: inner, text,
+    start, end = (f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->") if name \
+        else (START, END)
+    inner = f"{start}\n{block.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: inner, text,
                       flags=re.DOTALL)
     else:
         text = text.rstrip("\n") + f"\n\n{heading}\n\n{inner}\n"

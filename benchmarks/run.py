@@ -5,6 +5,11 @@
 
 ``--only search`` runs the model-search workload (``benchmarks/search.py``).
 
+A full run of everything (``make bench``: no ``--quick``, no ``--only``) also measures predict
+memory and the model search, and regenerates every table README.md and docs/benchmarks.md
+show from a CPU run, each stamped with its date, machine and versions (the GPU table needs
+``python -m benchmarks.gpu_throughput`` on a GPU).
+
 For every workload and repeat, each implementation is measured in its own
 forked child, in an order rotated from one repeat to the next (so slow drift
 in machine load spreads over everyone). Results go to
@@ -141,6 +146,24 @@ def publish(payload: dict, markdown: str) -> None:
         report.replace_block(docs, markdown, heading="## Latest results")
 
 
+def publish_memory_and_search(machine: dict) -> None:
+    """Predict memory and the model search, measured and written into docs/benchmarks.md."""
+    from benchmarks import predict_memory, search
+
+    docs = ROOT / "docs" / "benchmarks.md"
+    started, load = _now(), os.getloadavg()[0]
+    results = predict_memory.run()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    report.write_json(RESULTS / f"predict-memory-{stamp}.json",
+                      {"started": started, "machine": machine, "results": results})
+    report.replace_block(docs, report.stamp(machine, started, (load, os.getloadavg()[0]))
+                         + "\n\n" + predict_memory.markdown(results), name="predict-memory")
+    search.main([])  # writes its JSON; the newest one is the one just written
+    record = json.loads(max(RESULTS.glob("search-full-*.json")).read_text())
+    report.replace_block(docs, report.stamp(machine, record["started"])
+                         + "\n\n" + search.markdown(record), name="search")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
@@ -181,6 +204,8 @@ def main(argv=None) -> int:
     if (full_set or args.publish) and not args.no_publish:
         publish(payload, markdown)
         print(f"\nwrote {json_path}, benchmarks/results/latest.md, README.md, docs/benchmarks.md")
+        if full_set:
+            publish_memory_and_search(payload["machine"])
     else:
         (RESULTS / "quick.md").write_text(markdown)
         print(f"\nwrote {json_path} and benchmarks/results/quick.md")

@@ -3,7 +3,8 @@
 The example gallery runs ``examples/*.py``; with ``SKLNN_EXAMPLES_QUICK=1`` (the default of
 ``make docs`` and of the docs test) every example gets ``--quick`` and the gallery builds in a
 minute or two on two cores. ``SKLNN_EXAMPLES_QUICK=0`` runs the examples at full length (about an
-hour on two CPU cores), as they are run by hand.
+hour on two CPU cores), as they are run by hand. Either way each example's page also shows the
+committed results of a full-length run (``docs/full_runs/``, ``make gallery-results``).
 """
 
 import os
@@ -32,11 +33,12 @@ extensions = [
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 smartquotes_action = "qe"  # quotes and ellipses only: "--quick" stays two hyphens
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_sphinxext", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_sphinxext", "full_runs", "Thumbs.db", ".DS_Store"]
 
 # -- API reference: one page per public name, from each public package's __all__ -------------
 autosummary_generate = True
@@ -75,6 +77,13 @@ sphinx_gallery_conf = {
     "plot_gallery": "True",
     "capture_repr": (),
 }
+
+# -- Figures drawn while the site builds (the plots guide) -----------------------------------
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 100)]
+plot_rcparams = {"figure.figsize": (6, 3.6)}
 
 # -- HTML --------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
@@ -116,6 +125,9 @@ def _remove_example_output(app, exception):
 
 
 def setup(app):
+    from sklnn_gallery import add_full_runs
+
+    app.connect("source-read", add_full_runs)
     app.connect("autodoc-process-docstring", _literal_trailing_underscores)
     app.connect("autodoc-skip-member", _skip_foreign_members)
     app.connect("build-finished", _remove_example_output)

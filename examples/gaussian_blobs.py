@@ -1,15 +1,19 @@
-"""The lecture's first example: separating signal from background in two dimensions.
-=================================================================================
+"""Two Gaussian blobs
+==================
 
-Signal is drawn from a 2-D Gaussian with mean (1, 1) and sigma 1 (label 1), background with mean
-(-1, -1) (label 0). A network with one hidden layer of 100 ReLU units and a sigmoid output,
-trained for up to 100 epochs, approaches the Bayes limit of 0.921 on 10,000 fresh points. Saves
-the decision boundary to examples/output/gaussian_blobs.png when matplotlib is installed (to
-``$SKLNN_EXAMPLES_OUTPUT`` when set: the documentation's gallery shows it from there).
+The lecture's first example (see the gallery's introduction): separating signal from background
+in two dimensions. Signal is drawn from a 2-D Gaussian with mean (1, 1) and sigma 1 (label 1),
+background with mean (-1, -1) (label 0). A network with one hidden layer of 100 ReLU units and a
+sigmoid output, trained for up to 100 epochs, approaches the Bayes limit of 0.921 on 10,000
+fresh points. Saves the decision boundary to examples/output/gaussian_blobs.png when matplotlib
+is installed (to ``$SKLNN_EXAMPLES_OUTPUT`` when set: the documentation's gallery shows it from
+there).
 
 ``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the gallery runs it) trains on 2,000 points for
 20 epochs.
 """
+
+# sphinx_gallery_thumbnail_path = "full_runs/gaussian_blobs/gaussian_blobs.png"
 
 import argparse
 import os
@@ -37,9 +41,10 @@ def main():
             warnings.simplefilter("ignore", ConvergenceWarning)
         clf = MLPClassifierGPU(hidden_layer_sizes=(100,), max_iter=epochs,
                                random_state=0).fit(X, y)
-    print(f"epochs run: {clf.n_iter_}, final training loss {clf.loss_:.4f}")
+    print(f"{n_train:,} training points, {clf.n_iter_} epochs run"
+          + (" (quick run)" if args.quick else "") + f", final training loss {clf.loss_:.4f}")
     print(f"test accuracy on 10,000 fresh points: {clf.score(X_test, y_test):.4f} "
-          "(Bayes limit 0.921)")
+          "(the Bayes limit is 0.921)")
     try:
         import matplotlib
 
@@ -58,7 +63,7 @@ def main():
     out = Path(os.environ.get("SKLNN_EXAMPLES_OUTPUT") or Path(__file__).parent / "output")
     out.mkdir(exist_ok=True)
     fig.savefig(out / "gaussian_blobs.png", dpi=100)
-    print(f"saved {out / 'gaussian_blobs.png'}")
+    print("decision boundary drawn to gaussian_blobs.png")
 
 
 if __name__ == "__main__":

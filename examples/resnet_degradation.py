@@ -1,5 +1,7 @@
-"""The degradation experiment of He et al. (2015, Fig. 1 and 6) on small images.
-=============================================================================
+"""Degradation: plain and residual networks
+=========================================
+
+He et al. (2015, Fig. 1 and 6) on small images.
 
 Trains plain-20, plain-56, ResNet-20 and ResNet-56 for the same number of epochs with the same
 recipe on scikit-learn's 8x8 digits (1,347 training / 450 test images) and records the training
@@ -17,6 +19,8 @@ epochs: a smoke run in seconds that shows nothing about depth.
 Usage: python examples/resnet_degradation.py [--epochs 20] [--batch-size 32] [--device auto]
 [--quick]
 """
+
+# sphinx_gallery_thumbnail_path = "full_runs/resnet_degradation/resnet_degradation_batch32.png"
 
 import argparse
 import os
@@ -77,6 +81,8 @@ def main():
     )
     if args.quick:
         X_train, y_train = X_train[:300], y_train[:300]
+    print(f"{len(y_train):,} training images, {args.epochs} epochs, batch {args.batch_size}"
+          + (" (quick run: too short to show anything about depth)" if args.quick else ""))
     results = {}
     for residual in (False, True):
         for depth in (20, 56):
@@ -112,11 +118,12 @@ def main():
         ax.set(title=f"{residual} networks", xlabel="epoch", ylim=(0, 100))
         ax.legend()
     axes[0].set_ylabel("error (%)")
-    fig.suptitle("8x8 digits: thin lines training error, thick lines test error")
+    fig.suptitle("8x8 digits: thin lines training error, thick lines test error"
+                 + (" (quick run)" if args.quick else ""))
     fig.tight_layout()
     path = OUTPUT / f"resnet_degradation_batch{args.batch_size}.png"
     fig.savefig(path, dpi=120)
-    print(f"plot saved to {path}")
+    print(f"drawn: {path.name}")
 
 
 if __name__ == "__main__":

@@ -9,24 +9,37 @@ pretrained body fixed while a new head trains, and :class:`sklnn.callbacks.Unfre
 lets the whole network fine-tune for the last epochs. A network trained from scratch on
 the same few images is the baseline.
 
+The three accuracies are drawn to ``examples/output/transfer_learning.png`` (to
+``$SKLNN_EXAMPLES_OUTPUT`` when set: the documentation's gallery shows it from there).
+
 ``--quick`` (or ``SKLNN_EXAMPLES_QUICK=1``, as the documentation builds it) uses fewer
 images and epochs: a smoke run in seconds, whose numbers are not the full run's.
 
 Usage: python examples/transfer_learning.py [--quick]
 """
 
+# sphinx_gallery_thumbnail_path = "full_runs/transfer_learning/transfer_learning.png"
+
 import argparse
 import os
 import warnings
+from pathlib import Path
 
-import numpy as np
-import torch
-from sklearn.exceptions import ConvergenceWarning
-from torch import nn
+import matplotlib
 
-from sklnn import NeuralNetClassifier
-from sklnn.callbacks import Freezer, Unfreezer
-from sklnn.datasets import load_mnist_test
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from torch import nn  # noqa: E402
+
+from sklnn import NeuralNetClassifier  # noqa: E402
+from sklnn.callbacks import Freezer, Unfreezer  # noqa: E402
+from sklnn.datasets import load_mnist_test  # noqa: E402
+
+OUTPUT = Path(os.environ.get("SKLNN_EXAMPLES_OUTPUT")
+              or Path(__file__).resolve().parent / "output")
 
 
 class DigitNet(nn.Module):
@@ -53,7 +66,7 @@ def main():
     quick = args.quick
     warnings.simplefilter("ignore", ConvergenceWarning)  # short fits, on purpose
 
-    images, labels = load_mnist_test()  # (10000, 28, 28) floats in [0, 1]
+    images, labels = load_mnist_test(return_X_y=True)  # (10000, 28, 28) floats in [0, 1]
     X = images[:, None]  # the module takes (n, 1, 28, 28), as X is passed as it is
     old, new = labels < 5, labels >= 5
     rng = np.random.RandomState(0)
@@ -67,7 +80,8 @@ def main():
     # 1. pretrain on the old task (digits 0-4)
     source = NeuralNetClassifier(DigitNet, module__n_outputs=5, max_iter=epochs, **common)
     source.fit(X[pretrain], labels[pretrain])
-    print(f"pretrained on digits 0-4: {len(pretrain)} images, {source.n_iter_} epochs")
+    print(f"pretrained on digits 0-4: {len(pretrain)} images, {source.n_iter_} epochs"
+          + (" (quick run)" if quick else ""))
 
     # 2. a new network for the new task, starting from the pretrained body
     net = DigitNet(n_outputs=5)
@@ -84,11 +98,26 @@ def main():
     unchanged = all(torch.equal(a, b) for a, b in zip(
         frozen.module_.body.state_dict().values(), net.body.state_dict().values()))
 
+    scores = {"frozen pretrained body,\nnew head": frozen.score(X[test], y_test),
+              "then the whole network\nfine-tuned": tuned.score(X[test], y_test),
+              "the same network\nfrom scratch": scratch.score(X[test], y_test)}
     print(f"digits 5-9 from {len(few)} labelled images, accuracy on {len(test)} others:")
-    print(f"  frozen pretrained body, new head:   {frozen.score(X[test], y_test):.3f}"
-          f"  (body unchanged: {unchanged})")
-    print(f"  then the whole network fine-tuned:  {tuned.score(X[test], y_test):.3f}")
-    print(f"  the same network from scratch:      {scratch.score(X[test], y_test):.3f}")
+    for (name, score), note in zip(scores.items(), [f"  (body unchanged: {unchanged})", "", ""]):
+        print(f"  {name.replace(chr(10), ' ') + ':':<36}{score:.3f}{note}")
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.barh(list(scores), list(scores.values()), color=["C0", "C2", "C7"])
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 1), xlabel=f"accuracy on {len(test):,} images of digits 5-9",
+           title=f"Digits 5-9 from {len(few)} labelled images"
+           + (" (quick run)" if quick else ""))
+    for row, score in enumerate(scores.values()):
+        ax.text(score + 0.01, row, f"{score:.3f}", va="center")
+    fig.tight_layout()
+    OUTPUT.mkdir(exist_ok=True)
+    fig.savefig(OUTPUT / "transfer_learning.png", dpi=110)
+    plt.close(fig)
+    print("drawn: transfer_learning.png")
 
 
 if __name__ == "__main__":

@@ -35,5 +35,16 @@ __all__ = [
     "datasets",
     "load",
     "make_windows",
+    "plot",
     "save",
 ]
+
+
+def __getattr__(name):
+    # sklnn.plot on first use: importing sklnn stays free of it (matplotlib itself is imported
+    # only when a display draws, so it stays optional either way)
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module("sklnn.plot")
+    raise AttributeError(f"module 'sklnn' has no attribute {name!r}")

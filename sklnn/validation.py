@@ -6,6 +6,7 @@ Messages say what was wrong and what to do about it.
 from __future__ import annotations
 
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils.validation import validate_data
@@ -29,12 +30,45 @@ def to_host(data):
     return data
 
 
+def non_numeric_columns(X) -> list:
+    """The columns of a DataFrame whose dtype is not numeric or boolean (text, categories, ...)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return []
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return [column for column, dtype in dtypes.items()
+            if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))]
+
+
+@contextmanager
+def explain_non_numeric(X):
+    """Turn a failed conversion of a DataFrame with text columns into an error that names them
+    and says how to encode them (inputs that convert are left alone)."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        columns = non_numeric_columns(X)
+        if not columns:
+            raise
+        shown = columns if len(columns) <= 10 else [*columns[:10], "..."]
+        raise ValueError(
+            f"X has {len(columns)} non-numeric column(s), {shown}, and sklnn's networks take "
+            "numbers. Encode them in a pipeline, e.g. make_pipeline(ColumnTransformer("
+            f"[('categories', OneHotEncoder(handle_unknown='ignore'), {columns[:10]!r})], "
+            "remainder=StandardScaler()), estimator) with ColumnTransformer from "
+            "sklearn.compose and OneHotEncoder, StandardScaler from sklearn.preprocessing. "
+            f"(The conversion said: {exc})"
+        ) from exc
+
+
 def check_features(estimator, X, *, reset: bool, accept_sparse=("csr", "csc")):
     """Validate X alone (predict time when ``reset`` is False)."""
     X = to_host(X)
-    return validate_data(
-        estimator, X, reset=reset, accept_sparse=list(accept_sparse), dtype=FLOAT_DTYPES
-    )
+    with explain_non_numeric(X):
+        return validate_data(
+            estimator, X, reset=reset, accept_sparse=list(accept_sparse), dtype=FLOAT_DTYPES
+        )
 
 
 def check_features_and_targets(estimator, X, y, *, reset: bool, y_numeric: bool):
@@ -42,16 +76,17 @@ def check_features_and_targets(estimator, X, y, *, reset: bool, y_numeric: bool)
     from sklearn.utils.validation import column_or_1d
 
     X, y = to_host(X), to_host(y)
-    X, y = validate_data(
-        estimator,
-        X,
-        y,
-        reset=reset,
-        accept_sparse=["csr", "csc"],
-        multi_output=True,
-        y_numeric=y_numeric,
-        dtype=FLOAT_DTYPES,
-    )
+    with explain_non_numeric(X):
+        X, y = validate_data(
+            estimator,
+            X,
+            y,
+            reset=reset,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=y_numeric,
+            dtype=FLOAT_DTYPES,
+        )
     if y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)
     return X, y

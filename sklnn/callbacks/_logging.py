@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from sklnn.callbacks._base import Callback
 from sklnn.engine.distributed import writes_here
@@ -26,22 +27,25 @@ class EpochLogger(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar (``tqdm.auto``: a widget in notebooks) that advances every batch.
+    """A tqdm bar (``tqdm.auto``: a widget in notebooks) that advances every batch, or a
+    line per epoch where a bar cannot be drawn.
 
-    It shows the batches done and left with their rate and the time remaining,
-    samples per second, and the last epoch's train loss, validation loss and
-    score; it stays on screen after the fit. Without tqdm it prints one line per
-    epoch. When standard output is not a terminal (a log file, CI) it stays quiet
-    unless ``force=True``.
+    In a terminal or a notebook the bar shows the batches done and left with their rate
+    and the time remaining, samples per second, and the last epoch's train loss,
+    validation loss and score; it stays on screen after the fit. When standard output
+    is not a terminal (a log file, CI, ``nohup``), or tqdm is not installed, it prints
+    one line per epoch instead, flushed at once: the epoch out of how many, the losses
+    and score, samples per second and the time so far.
 
     Parameters
     ----------
     per_batch : bool, default=True
-        Advance every batch (False: every epoch, which costs no per-step call).
+        Advance the bar every batch (False: every epoch, which costs no per-step call).
     leave : bool, default=True
         Keep the finished bar on screen.
     force : bool, default=False
-        Show the bar even when standard output is not a terminal.
+        Draw the bar even when standard output is not a terminal (for a log viewer that
+        understands carriage returns).
     """
 
     def __init__(self, per_batch=True, leave=True, force=False):
@@ -54,16 +58,19 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, trainer, **kwargs):
         self.bar_ = None
-        self.quiet_ = (not self.force and not _interactive()) or not writes_here(trainer)
-        if self.quiet_:
+        self.quiet_ = not writes_here(trainer)
+        self.started_ = time.perf_counter()
+        self.epochs_wanted_ = trainer.epochs_wanted
+        self.rows_ = trainer.train_batches.n_samples
+        if self.quiet_ or not (self.force or _interactive()):
             return
         try:
             from tqdm.auto import tqdm
         except ImportError:
             return
         batches = len(trainer.train_batches) if self.per_batch else 1
-        self.rows_per_step_ = trainer.train_batches.n_samples / batches
-        self.bar_ = tqdm(total=trainer.epochs_wanted * batches, leave=self.leave,
+        self.rows_per_step_ = self.rows_ / batches
+        self.bar_ = tqdm(total=self.epochs_wanted_ * batches, leave=self.leave,
                          unit="batch" if self.per_batch else "epoch", file=sys.stdout)
 
     def on_batch_end(self, trainer, *, batch_index, loss, **kwargs):
@@ -78,7 +85,11 @@ class ProgressBar(Callback):
             metrics["valid_loss"] = f"{record['valid_loss']:.4f}"
             metrics["valid_score"] = f"{record['valid_score']:.4f}"
         if self.bar_ is None:
-            print(f"epoch {record['epoch']}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+            if record.get("duration"):
+                metrics["samples/s"] = f"{self.rows_ / record['duration']:,.0f}"
+            metrics["elapsed"] = f"{time.perf_counter() - self.started_:.1f} s"
+            print(f"epoch {record['epoch']}/{self.epochs_wanted_}: "
+                  + ", ".join(f"{k} {v}" for k, v in metrics.items()), flush=True)
             return
         if not self.per_batch:
             self.bar_.update(1)

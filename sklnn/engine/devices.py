@@ -87,16 +87,47 @@ def place_module(
 ) -> torch.nn.Module:
     """Move ``module`` to ``device`` (and ``dtype``) in the layout it runs fastest in there.
 
-    On CUDA, convolution weights go channels-last (NHWC), the layout of cuDNN's
-    tensor-core kernels; activations follow the weights' layout. Elsewhere they stay
-    (or go back to) the default layout: channels-last is faster on the CPU too
-    (docs/benchmarks.md), but oneDNN's channels-last weight gradient corrupted the heap in
-    torch 2.15
-    (a 1x1 stride-2 convolution on a 2x2 map, ResNet's projection shortcut on 8x8
-    digits). Parameters other than 4-D weights are never touched by the layout.
+    Convolution weights go channels-last (NHWC), and activations follow the weights'
+    layout: on CUDA the layout of cuDNN's tensor-core kernels, on the CPU the one oneDNN
+    trains and predicts convolutional networks fastest in (docs/benchmarks.md), for sklnn's
+    own networks except those that :func:`channels_last_trains_safely` rejects. Parameters
+    other than 4-D weights are never touched by the layout, so other networks move as they
+    are.
     """
-    layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    return module.to(device=device, dtype=dtype, memory_format=layout)
+    return module.to(device=device, dtype=dtype, memory_format=training_layout(module, device))
+
+
+def training_layout(module: torch.nn.Module, device: torch.device) -> torch.memory_format:
+    """``torch.channels_last`` where :func:`place_module` trains ``module`` in it, else
+    ``torch.contiguous_format``."""
+    if device.type == "cuda":
+        return torch.channels_last
+    if device.type == "cpu" and _built_by_sklnn(module) and channels_last_trains_safely(module):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _built_by_sklnn(module: torch.nn.Module) -> bool:
+    """Only sklnn's own layers and torch's: a user's module may reshape its activations with
+    ``view``, which a channels-last tensor refuses, so it trains as it was written for."""
+    return all(type(m).__module__.startswith(("sklnn.", "torch.")) for m in module.modules())
+
+
+def channels_last_trains_safely(module: torch.nn.Module) -> bool:
+    """False for a network with a 2-D convolution on the CPU that oneDNN's channels-last
+    weight gradient gets wrong, and True for every other network with a 2-D convolution.
+
+    The wrong case (oneDNN issue 6035): a 1x1 convolution with a stride above 1 and fewer
+    input channels per group than oneDNN's channel block (8 with AVX2, 16 with AVX-512)
+    writes past a workspace in the backward pass for the weights, in the channels-last
+    layout only: wrong gradients, a hang or a corrupted heap. Such a network (a ResNet
+    projection shortcut from a narrow stage, say) trains in the default layout.
+    """
+    convolutions = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    return bool(convolutions) and not any(
+        m.kernel_size == (1, 1) and max(m.stride) > 1 and m.in_channels // m.groups < 16
+        for m in convolutions
+    )
 
 
 def saved_device(device: str | torch.device) -> torch.device:

@@ -53,12 +53,12 @@ def _state_key(module: nn.Module) -> tuple:
 def inference_module(module: nn.Module, device: torch.device, n_rows: int = MIN_ROWS_FOR_COPY
                      ) -> nn.Module:
     """The module to predict with: ``module`` itself, or on the CPU a channels-last copy of
-    a convolutional network.
+    a convolutional network that is not channels-last already.
 
     oneDNN's channels-last convolutions predict convolutional networks faster than the
-    default layout on the CPU (docs/benchmarks.md), but the CPU trains in the
-    default layout (see :func:`~sklnn.engine.devices.place_module`). So prediction uses a
-    copy, kept while the module lives and rebuilt when any of its tensors changes. A
+    default layout on the CPU (docs/benchmarks.md), but a few networks train in the
+    default layout (see :func:`~sklnn.engine.devices.place_module`). For those prediction
+    uses a copy, kept while the module lives and rebuilt when any of its tensors changes. A
     network with forward hooks is used as is, so that the hooks see its own layers. The
     copy costs about 1.5 single-image forward passes, so a prediction of fewer than
     ``MIN_ROWS_FOR_COPY`` rows uses the copy only when it is already up to date.
@@ -69,6 +69,9 @@ def inference_module(module: nn.Module, device: torch.device, n_rows: int = MIN_
     if not any(isinstance(m, nn.Conv2d) for m in layers) or any(
         m._forward_hooks or m._forward_pre_hooks for m in layers
     ):
+        return module
+    if all(p.is_contiguous(memory_format=torch.channels_last)
+           for p in module.parameters() if p.dim() == 4):
         return module
     key = _state_key(module)
     with _copies_lock:

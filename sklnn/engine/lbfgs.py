@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 import torch
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from sklnn._sklearn_private import _check_optimize_result
 from sklnn.engine.batches import Batches
@@ -45,7 +44,7 @@ def fit_lbfgs(
         normaliser = normaliser if normaliser > 0 else float(train.n_samples)
 
     def loss_and_grad(flat: np.ndarray):
-        vector_to_parameters(torch.from_numpy(flat).to(params[0].device, dtype), params)
+        _write_parameters(torch.from_numpy(flat).to(params[0].device, dtype), params)
         for p in params:
             p.grad = None
         total = torch.zeros((), dtype=torch.float64, device=params[0].device)
@@ -71,7 +70,7 @@ def fit_lbfgs(
         state.loss_curve.append(float(intermediate_result.fun))
         accepted[:] = [intermediate_result.x.copy(), float(intermediate_result.fun)]
 
-    x0 = parameters_to_vector(params).detach().double().cpu().numpy()
+    x0 = torch.cat([p.detach().reshape(-1) for p in params]).double().cpu().numpy()
     curve_before = len(state.loss_curve)
     try:
         result = scipy.optimize.minimize(
@@ -92,8 +91,7 @@ def fit_lbfgs(
         )
     n_iter = (result.nit if result.status == -1
               else _check_optimize_result("lbfgs", result, max_iter))
-    with torch.no_grad():
-        vector_to_parameters(torch.from_numpy(result.x).to(params[0].device, dtype), params)
+    _write_parameters(torch.from_numpy(result.x).to(params[0].device, dtype), params)
     state.n_iter += n_iter
     state.t += train.n_samples * n_iter
     state.loss = float(result.fun)
@@ -111,3 +109,13 @@ def fit_lbfgs(
         state.stop_message = "Training interrupted by user."
         return TrainingStopped.INTERRUPTED
     return TrainingStopped.CONVERGED if result.success else TrainingStopped.MAX_ITER
+
+
+@torch.no_grad()
+def _write_parameters(vector: torch.Tensor, params) -> None:
+    """Copy ``vector`` into the parameters in place, each keeping its memory layout (a
+    channels-last convolution weight stays channels-last)."""
+    offset = 0
+    for p in params:
+        p.copy_(vector[offset:offset + p.numel()].view_as(p))
+        offset += p.numel()

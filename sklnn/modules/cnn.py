@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from sklnn.modules.activations import make_activation
+from sklnn.modules.images import Flatten
 from sklnn.modules.mlp import DenseBlock
 from sklnn.modules.norm import WeightedBatchNorm2d
 from sklnn.modules.randomness import Dropout
@@ -152,7 +153,7 @@ class CNN(nn.Module):
                                     batch_norm, pool, dropout))
             channels = out_channels
         self.features = nn.Sequential(*blocks)
-        self.flatten = nn.Flatten()
+        self.flatten = Flatten()
         sizes = [channels * height * width, *(int(d) for d in dense_layers)]
         self.dense = nn.Sequential(
             *(

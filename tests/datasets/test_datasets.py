@@ -19,14 +19,14 @@ def test_gaussian_blobs_match_the_lecture():
 
 
 def test_bundled_mnist_is_the_official_test_set():
-    X, y = load_mnist_test(scale=False)
+    X, y = load_mnist_test(scale=False, return_X_y=True)
     assert X.shape == (10_000, 28, 28) and X.dtype == np.uint8
     raw = resources.files("sklnn.datasets").joinpath("data", "t10k-images-idx3-ubyte.gz")
     with raw.open("rb") as handle:
         digest = hashlib.md5(gzip.open(handle).read()).hexdigest()
     assert digest == "2646ac647ad5339dbf082846283269ea"
     assert np.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-    assert round(float(load_mnist_test()[0].mean()), 4) == 0.1325
+    assert round(float(load_mnist_test().data.mean()), 4) == 0.1325
 
 
 def test_standard_split_is_stratified():

@@ -9,6 +9,7 @@ pages next to them. The rendered pages are then opened in headless Chromium (Deb
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import shutil
@@ -38,7 +39,8 @@ PUBLIC_PACKAGES = [sklnn, sklnn.callbacks, sklnn.data, sklnn.datasets, sklnn.sum
                    sklnn.history, sklnn.persistence, sklnn.parallel, sklnn.plot,
                    sklnn.estimators, sklnn.modules, sklnn.engine]
 # Examples that save figures, and how many (the CIFAR-10 one is shown but not run).
-FIGURES = {"cnn_mnist": 2, "gaussian_blobs": 1, "resnet_degradation": 1, "rnn_forecasting": 1}
+FIGURES = {"cnn_mnist": 2, "demo": 1, "gaussian_blobs": 1, "mnist_mlp": 1, "resnet_degradation": 1,
+           "resnet_mnist": 1, "rnn_forecasting": 1}
 BUILD_TIMEOUT_S = 600  # a hang must not block the suite; the build takes 1-2 minutes on 2 cores
 
 
@@ -113,6 +115,53 @@ def test_gallery_has_every_example_and_its_figures(site):
             assert image in page
     # the quick runs printed their results into the pages
     assert "test accuracy" in (site / "auto_examples" / "mnist_mlp.html").read_text()
+
+
+def test_every_example_page_shows_a_full_length_run_before_its_quick_run(site):
+    for path in sorted((ROOT / "examples").glob("*.py")):
+        stem = path.stem
+        run = ROOT / "docs" / "full_runs" / stem / "run.json"
+        assert run.is_file(), f"{stem} has no full-length run: make gallery-results"
+        page = (site / "auto_examples" / f"{stem}.html").read_text()
+        figures = json.loads(run.read_text())["figures"]
+        assert figures, f"{stem}'s full run drew nothing"
+        for figure in figures:  # the committed figures, copied into the site
+            assert f'src="../_images/{figure}"' in page, (stem, figure)
+        if stem == "resnet_cifar10":  # shown, not run
+            assert "Not run for this page" in page
+            continue
+        full = page.index("Results of a full-length run")
+        assert re.search(r"make</span>\s*<span[^>]*>gallery-results", page[full:]), stem
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", page[full:]), stem  # dated
+        assert "torch " in page[full:] and "cores" in page[full:]  # versions and machine
+        quick = page.index("sphx-glr-script-out")  # the quick run's output, before the code
+        quick_output = page[quick:page.index("highlight-Python", quick)]
+        assert full < quick and "quick run" in quick_output, stem
+        # no temporary path, and no full-length target beside a smoke run's score
+        assert "/tmp/" not in page and "target &gt;=" not in quick_output, stem
+    rnn = (site / "auto_examples" / "rnn_forecasting.html").read_text()
+    assert "<table" in rnn and "seq-to-vector RNN</p></td>" in rnn.replace("\n", "")
+
+
+def test_every_example_has_a_thumbnail_of_its_own(site):
+    from matplotlib.image import imread
+
+    thumbs = {}
+    for path in sorted((ROOT / "examples").glob("*.py")):
+        thumb = site / "_images" / f"sphx_glr_{path.stem}_thumb.png"
+        assert thumb.is_file(), path.stem
+        thumbs[path.stem] = imread(thumb)
+    # sphinx-gallery's placeholder is one and the same picture; real thumbnails all differ
+    pictures = {stem: pixels.tobytes() for stem, pixels in thumbs.items()}
+    assert len(set(pictures.values())) == len(pictures), "a placeholder or a shared thumbnail"
+
+
+def test_the_plots_guide_draws_each_display(site):
+    page = (site / "watching.html").read_text()
+    images = re.findall(r'<img[^>]+src="(_images/[^"]+\.png)"', page)
+    assert len(images) == 3, images
+    for image in images:
+        assert (site / image).stat().st_size > 5000, image
 
 
 # ------------------------------------------------------------------------ headless Chromium
@@ -213,4 +262,4 @@ def test_cifar10_example_runs_in_quick_mode_on_files_in_cifar_format(tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert re.search(r"ResNet-20: test error \d+\.\d+% \(paper 8\.75%\)", result.stdout)
+    assert re.search(r"ResNet-20: test error \d+\.\d+% \(quick run\)", result.stdout)

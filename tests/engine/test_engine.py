@@ -260,21 +260,26 @@ def test_mlp_predict_batch_follows_its_widest_layer():
     assert wide._predict_batch_rows() < narrow._predict_batch_rows()
 
 
-def test_convolutions_go_channels_last_on_cuda_only():
+def test_convolutions_go_channels_last_on_cuda_and_the_cpu():
     from sklnn.engine.devices import place_module
 
     def network():
         return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Flatten(),
                                    torch.nn.Linear(8 * 4 * 4, 2))
 
-    cpu = place_module(network().to(memory_format=torch.channels_last), torch.device("cpu"))
-    assert cpu[0].weight.is_contiguous()  # a CUDA-trained model comes back to NCHW
+    cpu = place_module(network(), torch.device("cpu"))
+    assert cpu[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert cpu[2].weight.is_contiguous()  # 2-D weights keep their layout
     assert place_module(network(), torch.device("cpu"), torch.float64)[2].weight.dtype == (
         torch.float64)
+    # oneDNN issue 6035: a strided 1x1 convolution of fewer than 16 channels stays NCHW
+    narrow = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 1, stride=2))
+    narrow = place_module(narrow.to(memory_format=torch.channels_last), torch.device("cpu"))
+    assert narrow[0].weight.is_contiguous() and narrow[1].weight.is_contiguous()
     if torch.cuda.is_available():
         on_gpu = place_module(network(), torch.device("cuda"))
         assert on_gpu[0].weight.is_contiguous(memory_format=torch.channels_last)
-        assert on_gpu[2].weight.is_contiguous()  # 2-D weights keep their layout
+        assert on_gpu[2].weight.is_contiguous()
         x = torch.randn(4, 3, 6, 6)
         back = place_module(on_gpu, torch.device("cpu"))
         torch.testing.assert_close(on_gpu(x.cuda()).cpu(), back(x), rtol=1e-4, atol=1e-4)
@@ -329,6 +334,9 @@ def test_cpu_prediction_uses_a_channels_last_copy_that_follows_the_weights():
     mlp = torch.nn.Sequential(torch.nn.Linear(4, 2))
     assert inference_module(mlp, cpu) is mlp
     assert inference_module(network, torch.device("cuda")) is network
+    # a network trained channels-last (see place_module) predicts as it is
+    trained = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3)).to(memory_format=torch.channels_last)
+    assert inference_module(trained, cpu, n_rows=1000) is trained
 
     import weakref
 

@@ -159,7 +159,7 @@ def test_summary_totals_match_the_parameters(digits):
 
 
 def test_lecture_worked_example_has_338460_parameters_before_the_output_layer():
-    images, labels = load_mnist_test()
+    images, labels = load_mnist_test(return_X_y=True)
     clf = CNNImageClassifier(filters=(10,), kernel_size=5, padding=1, dense_layers=(200,),
                              max_iter=1, random_state=0)
     clf.fit(images[:64], labels[:64])
