@@ -31,6 +31,7 @@ from sklnn.engine.state import ProgressState
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._data import TrainingData
 from sklnn.estimators._declarations import declare
+from sklnn.estimators._export import ExportableModel
 from sklnn.estimators._sklearn_callbacks import (
     SklearnCallbacks,
     epoch_tasks,
@@ -52,7 +53,7 @@ def _stochastic(estimator) -> bool:
     return True
 
 
-class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
+class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimator):
     """Engine plumbing shared by all estimators; not for direct use."""
 
     #: set by subclasses: whether the estimator is a classifier (stratified splits)

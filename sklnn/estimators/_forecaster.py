@@ -6,6 +6,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.utils.validation import check_is_fitted
 
 from sklnn._sklearn_private import Interval, StrOptions
@@ -22,6 +23,7 @@ from sklnn.estimators._forecast_transforms import (
 )
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
 from sklnn.estimators._tasks import NeuralRegressor
+from sklnn.modules.inference import WindowForecaster
 from sklnn.validation import check_int, check_sample_weight, to_host
 
 FORECASTER_PARAMS = (
@@ -402,6 +404,18 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         view = super()._mid_fit_model(module, device, dtype)
         view._window_context = IDENTITY
         return view
+
+    def _predictor(self, network, dtype):
+        steps, features = self.sequence_shape_
+        quantile = self.loss == "quantile"
+        return WindowForecaster(
+            network, steps=steps, features=features, horizon=self.horizon_,
+            target_feature=self.target_feature, differencing=self.differencing,
+            instance_norm=bool(self.instance_norm), season_length=self.season_length,
+            input_mean=torch.as_tensor(self._input_mean),
+            input_scale=torch.as_tensor(self._input_scale), target_mean=self._target_mean,
+            target_scale=self._target_scale, n_quantiles=len(self.quantiles) if quantile else 0,
+            point=QuantileLoss(self.quantiles).point if quantile else 0, dtype=dtype)
 
     def _predict_model_outputs(self, X):
         """Forecasts in the series' units: (n, horizon) or (n, horizon, n_quantiles)."""

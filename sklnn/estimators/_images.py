@@ -21,6 +21,7 @@ from torch import nn
 from sklnn._sklearn_private import Interval, StrOptions
 from sklnn.estimators._declarations import BOOL, Param
 from sklnn.estimators._tasks import NeuralClassifier
+from sklnn.modules.inference import ChannelsLastRows
 from sklnn.modules.images import (
     ImageInput,
     RandomShiftFlip,
@@ -208,6 +209,12 @@ class ImageClassifierBase(NeuralClassifier):
             layers.append(RandomShiftFlip(self.shift_range, bool(self.horizontal_flip)))
         layers.append(self._build_network(shape, n_outputs))
         return nn.Sequential(*layers)
+
+    def _predictor(self, network, dtype):
+        predictor = super()._predictor(network, dtype)
+        if self._declared_channels_last() and self.input_shape_[0] > 1:
+            predictor.prepare = ChannelsLastRows(self.input_shape_)  # as _finish_rows
+        return predictor
 
     def _costs(self, module) -> tuple[float, float, int]:
         """``forward_cost`` of ``module``, measured once per module object (a builder

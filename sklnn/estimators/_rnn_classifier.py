@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sklnn._sklearn_private import StrOptions
+from sklnn.estimators._export import NotExportableError
 from sklnn.estimators._declarations import CLASS_WEIGHT, Param, engine_params
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
 from sklnn.estimators._sequences import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
@@ -125,4 +126,13 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
 
     def _build_module(self, n_features, n_outputs):
         return self._network(n_outputs, readout=self.readout)
+
+    def _check_exportable(self):
+        if self._padding_value is not None:
+            raise NotExportableError(
+                "An RNNClassifier with padding_value set packs each batch by its sequences' "
+                "lengths, which an exported graph cannot express (ONNX's recurrent operators "
+                "take lengths, but not torch's packed sequences). Fit it with "
+                "padding_value=None on equal-length sequences, or use CNNSequenceClassifier, "
+                "whose padding masks export.")
 

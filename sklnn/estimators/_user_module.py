@@ -246,6 +246,12 @@ class UserModule:
     def _input_shape(self):
         return self.input_shape_
 
+    def _export_input_shape(self):
+        return self.input_shape_
+
+    def _export_integer_input(self):
+        return bool(self._integer_input)
+
     def _largest_activation(self):
         return max(super()._largest_activation(), int(np.prod(self.input_shape_)))
 
