@@ -46,9 +46,9 @@ class ExportableModel:
         It maps the rows ``predict`` accepts, flat (images and sequences flattened,
         ``n_features_in_`` values per row), to what ``predict`` or ``predict_proba``
         returns: images and sequences are reshaped inside, outputs decoded (the output
-        activation; a forecaster's transforms and their inverse). It computes in
-        float32 (float64 for a model trained with ``precision="float64"``) and returns
-        the input's float dtype. A classifier's labels follow from the probabilities
+        activation; a forecaster's transforms and their inverse). The network computes in
+        float32 (a model trained in float64 then predicts within float32 rounding of
+        ``predict``) and the module returns the input's float dtype. A classifier's labels follow from the probabilities
         (``classes_[proba.argmax(1)]``; ``proba > 0.5`` for multilabel targets).
 
         Returns
@@ -63,7 +63,10 @@ class ExportableModel:
         """
         check_is_fitted(self)
         self._check_exportable()
-        dtype = torch.float64 if self._compute_dtype == torch.float64 else torch.float32
+        # float32 always: onnxruntime's CPU kernels for convolutions and recurrent layers
+        # are float32 only, and serving needs no more (a model trained in float64
+        # predicts within float32 rounding)
+        dtype = torch.float32
         network = copy.deepcopy(self.module_).to(device="cpu", dtype=dtype).eval()
         for param in network.parameters():
             param.requires_grad_(False)

@@ -60,8 +60,8 @@ class ChannelsLastRows(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels, height, width = self.image_shape
-        images = x.reshape(x.shape[0], height, width, channels)
-        return images.permute(0, 3, 1, 2).reshape(x.shape[0], -1)
+        images = x.unflatten(1, (height, width, channels))
+        return images.permute(0, 3, 1, 2).flatten(1)
 
 
 class Activation(nn.Module):
@@ -77,7 +77,7 @@ class Activation(nn.Module):
         self.kind = kind
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(x.shape[0], -1)
+        x = x.flatten(1)  # not reshape(x.shape[0], -1): a traced batch size stays dynamic
         if self.kind == "exp":
             return torch.exp(x)
         if self.kind == "softmax":
@@ -179,41 +179,42 @@ class WindowForecaster(nn.Module):
         self.dtype = dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        values = x.to(torch.float64).reshape(x.shape[0], self.steps, self.features)
+        # No zeros_like or ones_like here: a traced one would keep the example's batch size.
+        values = x.to(torch.float64).unflatten(1, (self.steps, self.features))
         raw_target = values[:, :, self.target]
         season = self.season_length
         if self.differencing:
             values = values - torch.cat([values[:, :1], values[:, :-1]], dim=1)
         observed = values[:, self.differencing:] if self.steps > self.differencing else values
+        model_units, target_mean, target_scale = values, None, None
         if self.instance_norm:
             mean = observed.mean(dim=1)
             std = (observed - mean[:, None]).square().mean(dim=1).sqrt()
-            scale = torch.where(std > 1e-8 * mean.abs().clamp_min(1.0), std,
-                                torch.ones_like(std))
-        else:
-            mean, scale = torch.zeros_like(values[:, 0]), torch.ones_like(values[:, 0])
-        model_units = (values - mean[:, None]) / scale[:, None]
+            scale = torch.where(std > 1e-8 * mean.abs().clamp_min(1.0), std, 1.0)
+            model_units = (values - mean[:, None]) / scale[:, None]
+            target_mean, target_scale = mean[:, self.target], scale[:, self.target]
         if self.differencing:  # no change is known before the first step
-            model_units = torch.cat([torch.zeros_like(model_units[:, :1]),
-                                     model_units[:, 1:]], dim=1)
+            model_units = nn.functional.pad(model_units[:, 1:], (0, 0, 1, 0))
         model_units = (model_units - self.input_mean) / self.input_scale
-        out = self.network(model_units.reshape(x.shape[0], -1).to(self.dtype))
-        out = out.to(torch.float64)
-        target_mean, target_scale = mean[:, self.target], scale[:, self.target]
+        out = self.network(model_units.flatten(1).to(self.dtype)).to(torch.float64)
         if season is not None:
-            target_mean = torch.zeros_like(target_mean)
-            if self.instance_norm:
-                target_scale = self._seasonal_spread(raw_target, season)
+            target_mean = None  # deviations from seasonal naive are scaled, not centred
+            target_scale = self._seasonal_spread(raw_target, season) if self.instance_norm \
+                else None
         if self.n_quantiles:
-            out = out.reshape(x.shape[0], self.horizon, self.n_quantiles)
+            out = out.unflatten(1, (self.horizon, self.n_quantiles))
             out = out.sort(dim=-1).values  # never crossing, as QuantileLoss.decode
         else:
             out = out[:, out.shape[1] - self.horizon:].unsqueeze(-1)
-        out = out * self.target_scale + self.target_mean
-        y = out * target_scale[:, None, None] + target_mean[:, None, None]
+        y = out * self.target_scale + self.target_mean
+        if target_scale is not None:
+            y = y * target_scale[:, None, None]
+        if target_mean is not None:
+            y = y + target_mean[:, None, None]
         if self.differencing:
-            anchor = raw_target[:, -1] if season is None else torch.zeros_like(raw_target[:, -1])
-            y = torch.cumsum(y, dim=1) + anchor[:, None, None]
+            y = torch.cumsum(y, dim=1)
+            if season is None:  # the deviations from the seasonal base start from 0
+                y = y + raw_target[:, -1, None, None]
         if season is not None:
             repeats = -(-self.horizon // season)
             base = raw_target[:, self.steps - season:].repeat(1, repeats)[:, :self.horizon]
@@ -221,12 +222,11 @@ class WindowForecaster(nn.Module):
         y = y[:, :, self.point if self.n_quantiles else 0]
         return y.reshape(-1) if self.horizon == 1 else y  # float64, as predict returns
 
-    def _seasonal_spread(self, raw_target: torch.Tensor, season: int) -> torch.Tensor:
+    def _seasonal_spread(self, raw_target: torch.Tensor, season: int) -> torch.Tensor | None:
         """The spread of each window's season-to-season changes (1 where it is ~0)."""
         changes = raw_target[:, season:] - raw_target[:, :-season]
-        if changes.shape[1] > 1:
-            spread = (changes - changes.mean(dim=1, keepdim=True)).square().mean(dim=1).sqrt()
-        else:
-            spread = torch.zeros_like(raw_target[:, 0])
+        if changes.shape[1] <= 1:
+            return None  # no spread to measure: a scale of one
+        spread = (changes - changes.mean(dim=1, keepdim=True)).square().mean(dim=1).sqrt()
         level = raw_target.abs().mean(dim=1).clamp_min(1.0)
-        return torch.where(spread > 1e-8 * level, spread, torch.ones_like(spread))
+        return torch.where(spread > 1e-8 * level, spread, 1.0)

@@ -1,0 +1,317 @@
+"""ONNX conversion through skl2onnx: sklnn's estimators as skl2onnx converters.
+
+Each sklnn estimator class is registered with skl2onnx (``update_registered_converter``):
+its converter exports the estimator's :meth:`inference_module` with torch's ONNX
+exporter and inlines that graph where skl2onnx puts the estimator, so Pipelines and
+ColumnTransformers around it convert with skl2onnx's own converters. Classifiers add
+skl2onnx's outputs: ``label`` (the user's labels, strings included: the ``ArgMax`` of
+the probabilities gathered from a constant of ``classes_``; ``probabilities > 0.5`` for
+multilabel targets) and ``probabilities``. Regressors and forecasters have one output,
+``variable``, shaped as ``predict`` returns.
+
+torch's TorchScript-based exporter (``dynamo=False``) is used: it exports sklnn's
+networks (linear, convolutional, batch-norm and recurrent layers) in a fraction of a
+second and keeps the batch dimension dynamic, where the torch.export-based exporter
+took several seconds per network. It writes opsets up to ``TORCH_MAX_OPSET``; a
+higher target opset is reached with ONNX's version converter.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from sklnn.estimators._export import NotExportableError
+
+#: the highest opset torch's TorchScript-based exporter writes
+TORCH_MAX_OPSET = 20
+_REGISTERED: set = set()
+
+
+def _onnx_modules():
+    try:
+        import onnx
+        import skl2onnx
+    except ImportError as error:  # pragma: no cover - the extra is missing
+        raise ImportError(
+            "ONNX export needs onnx and skl2onnx (and onnxruntime to run the models): "
+            "pip install 'sklnn[onnx]'."
+        ) from error
+    return onnx, skl2onnx
+
+
+def network_graph(estimator, dtype, opset: int):
+    """The ONNX model of ``estimator.inference_module()`` at ``opset``: input "X" of
+    ``dtype`` rows, output "Y", dynamic batch dimension."""
+    onnx, _ = _onnx_modules()
+    module = estimator.inference_module()
+    shape = estimator._export_input_shape()
+    example = estimator.example_input(np.zeros((2, *shape), dtype=dtype))
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's deprecation notices
+            torch.onnx.export(
+                module, (example,), buffer, dynamo=False, input_names=["X"],
+                output_names=["Y"], dynamic_axes={"X": {0: "N"}, "Y": {0: "N"}},
+                opset_version=min(opset, TORCH_MAX_OPSET), do_constant_folding=True)
+    except Exception as error:
+        raise NotExportableError(
+            f"torch could not export {type(estimator).__name__}'s network to ONNX: {error}. "
+            "An exported module may use tensor operations only: no Python control flow "
+            "on the values of its input (an `if` on a tensor, .item(), .tolist()) and no "
+            "operator without an ONNX equivalent."
+        ) from error
+    model = onnx.load_from_string(buffer.getvalue())
+    if opset > TORCH_MAX_OPSET:
+        model = onnx.version_converter.convert_version(model, opset)
+    return model
+
+
+def _inline(graph, scope, container, input_name: str, output_name: str) -> None:
+    """Add ``graph``'s initializers and nodes to skl2onnx's container, every name made
+    unique, its input read from ``input_name`` and its output written to ``output_name``."""
+    from onnx import helper
+
+    names = {graph.input[0].name: input_name, graph.output[0].name: output_name, "": ""}
+
+    def rename(name: str) -> str:
+        if name not in names:
+            names[name] = scope.get_unique_variable_name(
+                "sklnn_" + re.sub(r"\W+", "_", name).strip("_"))
+        return names[name]
+
+    for tensor in graph.initializer:
+        copy = type(tensor)()
+        copy.CopyFrom(tensor)
+        copy.name = rename(tensor.name)
+        container.initializers.append(copy)
+    for node in graph.node:
+        attributes = {}
+        for attribute in node.attribute:
+            if attribute.type in (attribute.GRAPH, attribute.GRAPHS):
+                raise NotExportableError(
+                    f"The exported network holds a {node.op_type} node with a subgraph "
+                    "(Python control flow turned into ONNX control flow), which sklnn "
+                    "cannot inline; remove the data-dependent branch or loop.")
+            attributes[attribute.name] = helper.get_attribute_value(attribute)
+        inputs = [rename(n) for n in node.input]
+        while inputs and not inputs[-1]:
+            inputs.pop()  # an optional input left out at the end needs no name
+        if "" in inputs:
+            inputs = _full_lengths(node, inputs, scope, container)
+        container.add_node(
+            node.op_type, inputs, [rename(n) for n in node.output],
+            op_domain=node.domain, name=scope.get_unique_operator_name("Sklnn" + node.op_type),
+            **attributes)
+
+
+def _full_lengths(node, inputs: list[str], scope, container) -> list[str]:
+    """A recurrent node's inputs with its optional ``sequence_lens`` (left out by torch:
+    every sequence runs over all steps) given as that: skl2onnx cannot order a graph
+    whose nodes have an empty input name before others."""
+    from onnx import TensorProto
+
+    if node.op_type not in ("LSTM", "GRU", "RNN") or inputs.index("") != 4 or (
+            "" in inputs[5:]):
+        raise NotExportableError(
+            f"The exported network has a {node.op_type} node with an optional input left "
+            "out before others, which skl2onnx cannot place in a graph.")
+    names = {key: scope.get_unique_variable_name(f"sklnn_{key}")
+             for key in ("shape", "steps", "batch", "steps32", "lengths", "i0", "i1")}
+    container.add_initializer(names["i0"], TensorProto.INT64, [1], [0])
+    container.add_initializer(names["i1"], TensorProto.INT64, [1], [1])
+    container.add_node("Shape", [inputs[0]], [names["shape"]],
+                       name=scope.get_unique_operator_name("SklnnShape"))
+    for key, index in (("steps", "i0"), ("batch", "i1")):  # X is (steps, batch, features)
+        container.add_node("Gather", [names["shape"], names[index]], [names[key]], axis=0,
+                           name=scope.get_unique_operator_name("SklnnGather"))
+    container.add_node("Cast", [names["steps"]], [names["steps32"]], to=TensorProto.INT32,
+                       name=scope.get_unique_operator_name("SklnnCast"))
+    container.add_node("Expand", [names["steps32"], names["batch"]], [names["lengths"]],
+                       name=scope.get_unique_operator_name("SklnnExpand"))
+    return [*inputs[:4], names["lengths"], *inputs[5:]]
+
+
+def _label_kind(model) -> str:
+    if len(model.classes_) > 1 and model._label_binarizer.y_type_ == "multilabel-indicator":
+        return "multilabel"
+    return "argmax"
+
+
+def _label_type(model, types):
+    classes = np.asarray(model.classes_)
+    if classes.dtype.kind in "iub":
+        return types.Int64TensorType
+    if classes.dtype.kind == "f":
+        return types.DoubleTensorType
+    return types.StringTensorType
+
+
+def _input_dtype(variable, types):
+    if isinstance(variable.type, types.DoubleTensorType):
+        return np.float64
+    if isinstance(variable.type, types.Int64TensorType):
+        return np.int64
+    return np.float32
+
+
+def _shape_calculator(operator) -> None:
+    from skl2onnx.common import data_types as types
+
+    model = operator.raw_operator
+    n = operator.inputs[0].get_first_dimension()
+    width = int(np.prod(model._export_input_shape()))
+    given = operator.inputs[0].type.shape
+    if len(given) >= 2 and isinstance(given[1], int) and int(np.prod(given[1:])) != width:
+        raise ValueError(
+            f"{type(model).__name__} takes rows of {width} values (n_features_in_); the "
+            f"ONNX input it receives has shape {given}.")
+    dtype = _input_dtype(operator.inputs[0], types)
+    values = types.DoubleTensorType if dtype == np.float64 else types.FloatTensorType
+    if not hasattr(model, "classes_"):
+        if hasattr(model, "horizon_"):  # forecasts are float64, as predict returns them
+            values = types.DoubleTensorType
+        outputs = model.n_outputs_ if not hasattr(model, "horizon_") else model.horizon_
+        operator.outputs[0].type = values([n] if outputs == 1 else [n, outputs])
+        return
+    n_classes = len(model.classes_)
+    if _label_kind(model) == "multilabel":
+        operator.outputs[0].type = types.Int64TensorType([n, n_classes])
+    else:
+        operator.outputs[0].type = _label_type(model, types)([n])
+    operator.outputs[1].type = values([n, n_classes])
+
+
+def _converter(scope, operator, container) -> None:
+    from onnx import TensorProto
+    from skl2onnx.common import data_types as types
+
+    model = operator.raw_operator
+    dtype = _input_dtype(operator.inputs[0], types)
+    graph = network_graph(model, dtype, container.target_opset).graph
+    source = operator.inputs[0].full_name
+    if not hasattr(model, "classes_"):
+        _inline(graph, scope, container, source, operator.outputs[0].full_name)
+        return
+    proba = operator.outputs[1].full_name
+    _inline(graph, scope, container, source, proba)
+    label = operator.outputs[0].full_name
+    if _label_kind(model) == "multilabel":
+        half = scope.get_unique_variable_name("sklnn_half")
+        kind = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
+        container.add_initializer(half, kind, [], 0.5)
+        above = scope.get_unique_variable_name("sklnn_above")
+        container.add_node("Greater", [proba, half], [above],
+                           name=scope.get_unique_operator_name("SklnnGreater"))
+        container.add_node("Cast", [above], [label], to=TensorProto.INT64,
+                           name=scope.get_unique_operator_name("SklnnCast"))
+        return
+    index = scope.get_unique_variable_name("sklnn_index")
+    container.add_node("ArgMax", [proba], [index], axis=1, keepdims=0,
+                       name=scope.get_unique_operator_name("SklnnArgMax"))
+    classes = np.asarray(model.classes_)
+    label_type = _label_type(model, types)
+    if label_type is types.Int64TensorType:
+        kind, content = TensorProto.INT64, classes.astype(np.int64)
+    elif label_type is types.DoubleTensorType:
+        kind, content = TensorProto.DOUBLE, classes.astype(np.float64)
+    else:
+        kind, content = TensorProto.STRING, [str(c).encode("utf-8") for c in classes]
+    constant = scope.get_unique_variable_name("sklnn_classes")
+    container.add_initializer(constant, kind, [len(classes)], content)
+    container.add_node("Gather", [constant, index], [label], axis=0,
+                       name=scope.get_unique_operator_name("SklnnGather"))
+
+
+def register_onnx_converters() -> None:
+    """Register sklnn's estimators with skl2onnx, so that ``skl2onnx.to_onnx`` converts
+    them, alone or inside Pipelines and ColumnTransformers. Called by
+    :func:`sklnn.to_onnx`; call it once before using ``skl2onnx.to_onnx`` directly."""
+    _, skl2onnx = _onnx_modules()
+    from sklnn.estimators._base import NeuralNetBase
+
+    classes, pending = [], [NeuralNetBase]
+    while pending:  # every subclass, a user's own included (skl2onnx matches exact types)
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls is not NeuralNetBase and cls not in _REGISTERED:
+            classes.append(cls)
+    for cls in classes:
+        options = ({"zipmap": [True, False, "columns"]}
+                   if hasattr(cls, "predict_proba") else None)
+        skl2onnx.update_registered_converter(
+            cls, f"Sklnn{cls.__module__}.{cls.__qualname__}", _shape_calculator, _converter,
+            options=options)
+        _REGISTERED.add(cls)
+
+
+def _sklnn_classifiers(model) -> list:
+    """The sklnn classifiers in ``model`` (itself, or steps of pipelines and column
+    transformers, at any depth)."""
+    from sklnn.estimators._base import NeuralNetBase
+
+    found = []
+    if isinstance(model, NeuralNetBase):
+        return [model] if hasattr(model, "classes_") else []
+    if isinstance(model, BaseEstimator):
+        for value in model.get_params(deep=True).values():
+            if isinstance(value, NeuralNetBase) and hasattr(value, "classes_"):
+                found.append(value)
+    return found
+
+
+def to_onnx(model, X_sample, *, target_opset=None):
+    """Convert a fitted sklnn estimator, or a Pipeline or ColumnTransformer holding
+    sklnn steps, to an ONNX model.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        An sklnn network estimator, or a scikit-learn composite (Pipeline,
+        ColumnTransformer...) whose steps skl2onnx or sklnn can convert.
+    X_sample : array-like
+        A few rows as ``predict`` accepts them (flat rows for images and sequences).
+        Their dtype, float32 or float64 (int64 for a module reading token indices),
+        becomes the input's; the number of rows does not matter: the batch dimension
+        is dynamic.
+    target_opset : int, default=None
+        The ONNX opset; None: skl2onnx's latest tested opset.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``X``. A classifier has the outputs ``label`` (``predict``) and
+        ``probabilities`` (``predict_proba``, a tensor, not skl2onnx's ZipMap);
+        a regressor or forecaster one output, ``variable`` (``predict``).
+
+    Raises
+    ------
+    NotExportableError
+        For a model or option that cannot be exported faithfully; the message says
+        what to change.
+    """
+    _, skl2onnx = _onnx_modules()
+    register_onnx_converters()
+    from sklnn.estimators._base import NeuralNetBase
+
+    options = {id(c): {"zipmap": False} for c in _sklnn_classifiers(model)}
+    if isinstance(model, NeuralNetBase):
+        from skl2onnx.common import data_types as types
+
+        X = np.asarray(X_sample)
+        kind = (types.DoubleTensorType if X.dtype == np.float64 else
+                types.Int64TensorType if X.dtype.kind in "iu" and model._export_integer_input()
+                else types.FloatTensorType)
+        initial = [("X", kind([None, *model._export_input_shape()]))]
+        return skl2onnx.to_onnx(model, initial_types=initial, target_opset=target_opset,
+                                options=options or None)
+    X = X_sample
+    if isinstance(X, np.ndarray) and X.dtype.kind in "iu":
+        X = X.astype(np.float32)
+    return skl2onnx.to_onnx(model, X, target_opset=target_opset, options=options or None)
