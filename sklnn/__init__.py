@@ -16,6 +16,7 @@ from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
 from sklnn.estimators._neural_net import NeuralNetClassifier, NeuralNetRegressor
 from sklnn.estimators._resnet import ResNetClassifier
 from sklnn.estimators._rnn_classifier import RNNClassifier
+from sklnn.export import to_onnx
 from sklnn.persistence import load, save
 from sklnn.windows import make_windows
 
@@ -37,6 +38,7 @@ __all__ = [
     "make_windows",
     "plot",
     "save",
+    "to_onnx",
 ]
 
 

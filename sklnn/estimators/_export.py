@@ -19,6 +19,12 @@ from sklnn.engine.objectives import CriterionObjective, Objective
 from sklnn.modules.inference import Predictor, Probabilities, Values
 
 
+EXPORTABLE = (
+    "An exported module may use tensor operations only: no Python control flow on the "
+    "values of its input (an `if` on a tensor, .item(), .tolist()); write branches with "
+    "torch.where, and keep to operators ONNX has (torch.onnx's list).")
+
+
 class NotExportableError(ValueError):
     """A fitted model, or one of its options, that cannot be exported faithfully."""
 
@@ -89,7 +95,13 @@ class ExportableModel:
         module = self.inference_module()
         example = self.example_input(X_sample)
         batch = torch.export.Dim("batch", min=1)
-        return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+        try:
+            return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+        except Exception as error:
+            raise NotExportableError(
+                f"torch.export could not export {type(self).__name__}'s network: "
+                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}. "
+                f"{EXPORTABLE}") from error
 
     def example_input(self, X_sample) -> torch.Tensor:
         """Two rows of ``X_sample`` as the tensor the inference module takes."""

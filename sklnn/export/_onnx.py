@@ -19,6 +19,7 @@ higher target opset is reached with ONNX's version converter.
 from __future__ import annotations
 
 import io
+import os
 import re
 import warnings
 
@@ -26,16 +27,18 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from sklnn.estimators._export import NotExportableError
+from sklnn.estimators._export import EXPORTABLE, NotExportableError
 
 #: the highest opset torch's TorchScript-based exporter writes
 TORCH_MAX_OPSET = 20
 _REGISTERED: set = set()
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 
 
 def _onnx_modules():
     try:
         import onnx
+        import onnxruntime  # noqa: F401  (checks each export)
         import skl2onnx
     except ImportError as error:  # pragma: no cover - the extra is missing
         raise ImportError(
@@ -47,30 +50,95 @@ def _onnx_modules():
 
 def network_graph(estimator, dtype, opset: int):
     """The ONNX model of ``estimator.inference_module()`` at ``opset``: input "X" of
-    ``dtype`` rows, output "Y", dynamic batch dimension."""
+    ``dtype`` rows, output "Y", dynamic batch dimension.
+
+    The TorchScript exporter traces the module on two rows. Its graph is then run with
+    onnxruntime on three rows and compared with the module: a trace that kept the
+    example's batch size somewhere (a traced shape turned constant) fails that check,
+    and the torch.export-based exporter, whose shapes are symbolic, exports it instead.
+    """
     onnx, _ = _onnx_modules()
     module = estimator.inference_module()
     shape = estimator._export_input_shape()
-    example = estimator.example_input(np.zeros((2, *shape), dtype=dtype))
+    rng = np.random.RandomState(0)
+    sample = (rng.randint(0, 2, (2, *shape)) if estimator._export_integer_input()
+              else rng.rand(2, *shape).astype(dtype))
+    example = estimator.example_input(sample)
+    check = torch.cat([example, example[:1]])  # a batch size the trace has not seen
+    with torch.no_grad():
+        expected = module(check).numpy()
+    model = _traced(module, example, estimator, opset)
+    if not _agrees(model, check, expected):
+        model = _dynamo(module, example, estimator, opset)
+        if not _agrees(model, check, expected):
+            raise NotExportableError(
+                f"The ONNX graph of {type(estimator).__name__}'s network does not predict as "
+                f"the network does. {EXPORTABLE}")
+    if model.opset_import[0].version < opset:
+        model = onnx.version_converter.convert_version(model, opset)
+    return model
+
+
+def _not_exportable(estimator, error) -> NotExportableError:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return NotExportableError(
+        f"torch could not export {type(estimator).__name__}'s network to ONNX: {reason}. "
+        f"{EXPORTABLE}")
+
+
+def _traced(module, example, estimator, opset):
+    """The TorchScript exporter's graph (fast)."""
+    onnx, _ = _onnx_modules()
     buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's deprecation notices
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             torch.onnx.export(
                 module, (example,), buffer, dynamo=False, input_names=["X"],
                 output_names=["Y"], dynamic_axes={"X": {0: "N"}, "Y": {0: "N"}},
-                opset_version=min(opset, TORCH_MAX_OPSET), do_constant_folding=True)
+                opset_version=min(opset, TORCH_MAX_OPSET))
+        # A tensor read as a Python value outside torch's own shape checks (an `if` on
+        # the data) is frozen into the graph as it went for the example: an error, never
+        # a wrong graph.
+        frozen = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)
+                  and not os.path.abspath(w.filename).startswith(_TORCH_DIR)]
+        if frozen:
+            raise NotExportableError(
+                f"it reads a tensor's value in Python at {frozen[0].filename}, line "
+                f"{frozen[0].lineno} ({frozen[0].message})")
     except Exception as error:
-        raise NotExportableError(
-            f"torch could not export {type(estimator).__name__}'s network to ONNX: {error}. "
-            "An exported module may use tensor operations only: no Python control flow "
-            "on the values of its input (an `if` on a tensor, .item(), .tolist()) and no "
-            "operator without an ONNX equivalent."
-        ) from error
-    model = onnx.load_from_string(buffer.getvalue())
-    if opset > TORCH_MAX_OPSET:
-        model = onnx.version_converter.convert_version(model, opset)
-    return model
+        raise _not_exportable(estimator, error) from error
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def _dynamo(module, example, estimator, opset):
+    """The torch.export-based exporter's graph (slower; symbolic shapes)."""
+    onnx, _ = _onnx_modules()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module, (example,), dynamo=True, input_names=["X"], output_names=["Y"],
+                dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+                opset_version=max(opset, 18), verbose=False)
+    except Exception as error:
+        raise _not_exportable(estimator, error) from error
+    from onnx import inliner
+
+    return inliner.inline_local_functions(program.model_proto)
+
+
+def _agrees(model, X: torch.Tensor, expected: np.ndarray) -> bool:
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        (out,) = session.run(None, {"X": X.numpy()})
+    except Exception:
+        return False
+    return out.shape == expected.shape and np.allclose(out, expected, rtol=1e-4, atol=1e-5,
+                                                       equal_nan=True)
 
 
 def _inline(graph, scope, container, input_name: str, output_name: str) -> None:
@@ -243,7 +311,9 @@ def register_onnx_converters() -> None:
         if cls is not NeuralNetBase and cls not in _REGISTERED:
             classes.append(cls)
     for cls in classes:
-        options = ({"zipmap": [True, False, "columns"]}
+        # skl2onnx's ZipMap asks for "nocl" (labels replaced by their indices): not offered
+        options = ({"zipmap": [True, False, "columns"], "nocl": [False],
+                    "output_class_labels": [False]}
                    if hasattr(cls, "predict_proba") else None)
         skl2onnx.update_registered_converter(
             cls, f"Sklnn{cls.__module__}.{cls.__qualname__}", _shape_calculator, _converter,
@@ -281,7 +351,9 @@ def to_onnx(model, X_sample, *, target_opset=None):
         becomes the input's; the number of rows does not matter: the batch dimension
         is dynamic.
     target_opset : int, default=None
-        The ONNX opset; None: skl2onnx's latest tested opset.
+        The ONNX opset of the main domain. None: the highest that torch's exporter
+        writes (20), which onnxruntime runs. Higher opsets go through ONNX's version
+        converter (onnxruntime 1.32 lacks some kernels of opset 22, e.g. ``Conv``).
 
     Returns
     -------
@@ -300,6 +372,8 @@ def to_onnx(model, X_sample, *, target_opset=None):
     register_onnx_converters()
     from sklnn.estimators._base import NeuralNetBase
 
+    if target_opset is None:
+        target_opset = min(TORCH_MAX_OPSET, skl2onnx.get_latest_tested_opset_version())
     options = {id(c): {"zipmap": False} for c in _sklnn_classifiers(model)}
     if isinstance(model, NeuralNetBase):
         from skl2onnx.common import data_types as types

@@ -90,7 +90,7 @@ class ConvSequenceNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
-            x = x.reshape(x.shape[0], self.n_steps, self.n_inputs)
+            x = x.unflatten(1, (self.n_steps, self.n_inputs))  # an exported batch stays dynamic
         mask = None
         if self.padding_value is not None:
             lengths = sequence_lengths(x, self.padding_value)

@@ -224,9 +224,9 @@ class WindowForecaster(nn.Module):
 
     def _seasonal_spread(self, raw_target: torch.Tensor, season: int) -> torch.Tensor | None:
         """The spread of each window's season-to-season changes (1 where it is ~0)."""
-        changes = raw_target[:, season:] - raw_target[:, :-season]
-        if changes.shape[1] <= 1:
+        if self.steps - season <= 1:
             return None  # no spread to measure: a scale of one
+        changes = raw_target[:, season:] - raw_target[:, :-season]
         spread = (changes - changes.mean(dim=1, keepdim=True)).square().mean(dim=1).sqrt()
         level = raw_target.abs().mean(dim=1).clamp_min(1.0)
         return torch.where(spread > 1e-8 * level, spread, 1.0)

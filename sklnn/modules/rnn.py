@@ -27,9 +27,10 @@ def sequence_lengths(x: torch.Tensor, padding_value: float) -> torch.Tensor:
         is_padding = torch.isnan(x).all(dim=2)
     else:
         is_padding = (x == padding_value).all(dim=2)
-    # cumprod from the end stays 1 only across the trailing run of padding steps
-    trailing = is_padding.flip(1).to(torch.int64).cumprod(dim=1).sum(dim=1)
-    return (x.shape[1] - trailing).clamp_min(1)
+    # the last real step's position, 1-based (a max, not a cumulative product from the
+    # end: ONNX has no CumProd, and the padding masks of CNNSequenceClassifier export)
+    steps = torch.arange(1, x.shape[1] + 1, device=x.device)
+    return (steps * (~is_padding).to(torch.int64)).amax(dim=1).clamp_min(1)
 
 
 class RecurrentNetwork(nn.Module):
@@ -136,7 +137,7 @@ class RecurrentNetwork(nn.Module):
         else:
             # a sequence shorter than n_steps (3-D input) reads as one padded to n_steps
             features = nn.functional.pad(outputs, (0, 0, 0, self.n_steps - outputs.shape[1]))
-            features = features.reshape(x.shape[0], -1)
+            features = features.flatten(1)
         return self.head(self.dropout(features))
 
     def _final_state(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -147,7 +148,7 @@ class RecurrentNetwork(nn.Module):
         hidden = state[0] if isinstance(state, tuple) else state
         n_directions = 2 if self.recurrent.bidirectional else 1
         last_layer = hidden[-n_directions:]  # (directions, batch, hidden)
-        return last_layer.transpose(0, 1).reshape(hidden.shape[1], -1)
+        return last_layer.transpose(0, 1).flatten(1)
 
     def _outputs(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """The last layer's outputs at every step, zero after each sequence's real steps."""
@@ -160,7 +161,7 @@ class RecurrentNetwork(nn.Module):
 
     def _per_step(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         outputs = self._outputs(x, lengths)[:, self.first_step:]
-        return self.head(self.dropout(outputs)).reshape(x.shape[0], -1)
+        return self.head(self.dropout(outputs)).flatten(1)
 
 
 @torch.no_grad()
