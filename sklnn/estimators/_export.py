@@ -18,7 +18,6 @@ from torch import nn
 from sklnn.engine.objectives import CriterionObjective, Objective
 from sklnn.modules.inference import Predictor, Probabilities, Values
 
-
 EXPORTABLE = (
     "An exported module may use tensor operations only: no Python control flow on the "
     "values of its input (an `if` on a tensor, .item(), .tolist()); write branches with "
@@ -54,8 +53,9 @@ class ExportableModel:
         returns: images and sequences are reshaped inside, outputs decoded (the output
         activation; a forecaster's transforms and their inverse). The network computes in
         float32 (a model trained in float64 then predicts within float32 rounding of
-        ``predict``) and the module returns the input's float dtype. A classifier's labels follow from the probabilities
-        (``classes_[proba.argmax(1)]``; ``proba > 0.5`` for multilabel targets).
+        ``predict``) and the module returns the input's float dtype. A classifier's
+        labels follow from the probabilities (``classes_[proba.argmax(1)]``;
+        ``proba > 0.5`` for multilabel targets).
 
         Returns
         -------

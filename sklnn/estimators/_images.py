@@ -21,13 +21,13 @@ from torch import nn
 from sklnn._sklearn_private import Interval, StrOptions
 from sklnn.estimators._declarations import BOOL, Param
 from sklnn.estimators._tasks import NeuralClassifier
-from sklnn.modules.inference import ChannelsLastRows
 from sklnn.modules.images import (
     ImageInput,
     RandomShiftFlip,
     forward_cost,
     kaiming_normal_init_,
 )
+from sklnn.modules.inference import ChannelsLastRows
 from sklnn.validation import check_features, check_features_and_targets, is_int, to_host
 
 DATA_FORMATS = ("auto", "channels_first", "channels_last")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sklnn._sklearn_private import StrOptions
-from sklnn.estimators._export import NotExportableError
 from sklnn.estimators._declarations import CLASS_WEIGHT, Param, engine_params
+from sklnn.estimators._export import NotExportableError
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
 from sklnn.estimators._sequences import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
 from sklnn.estimators._tasks import NeuralClassifier

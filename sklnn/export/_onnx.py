@@ -375,6 +375,10 @@ def to_onnx(model, X_sample, *, target_opset=None):
     if target_opset is None:
         target_opset = min(TORCH_MAX_OPSET, skl2onnx.get_latest_tested_opset_version())
     options = {id(c): {"zipmap": False} for c in _sklnn_classifiers(model)}
+    if type(model).__module__.startswith("sklnn.") and not isinstance(model, NeuralNetBase):
+        raise NotExportableError(
+            f"{type(model).__name__} has no network to export; to_onnx converts sklnn's "
+            "network estimators (and Pipelines holding them).")
     if isinstance(model, NeuralNetBase):
         from skl2onnx.common import data_types as types
 

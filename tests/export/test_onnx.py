@@ -5,15 +5,15 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import NETWORK_CLASSES, TinyNet, small, small_data
 from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from tolerances import F32_OUTPUT
 
 import sklnn
 from sklnn.export import NotExportableError, register_onnx_converters
-from conftest import NETWORK_CLASSES, TinyNet, small, small_data
-from tolerances import F32_OUTPUT
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
