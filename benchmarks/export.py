@@ -8,7 +8,7 @@ the same opset), and then measures, for each of the four ways to predict probabi
 
 * latency: the median wall time of one call on one row (``LATENCY_CALLS`` calls after a
   warm-up), and its 10th percentile;
-* throughput: rows per second of one call on ``THROUGHPUT_ROWS`` rows (the best of three
+* throughput: rows per second of one call on ``THROUGHPUT_ROWS`` rows (the best of five
   calls).
 
 The four are measured in turn within each repeat, their order rotated between repeats,
@@ -86,7 +86,7 @@ def measure(predict, rows: np.ndarray, big: np.ndarray, calls: int) -> dict:
         times.append(time.perf_counter() - start)
     times.sort()
     predict(big[:1000])
-    best = min(_timed(predict, big) for _ in range(3))
+    best = min(_timed(predict, big) for _ in range(5))
     return {"latency_ms": 1e3 * statistics.median(times),
             "latency_p10_ms": 1e3 * times[len(times) // 10],
             "rows_per_s": len(big) / best}

@@ -42,13 +42,17 @@ class Predictor(nn.Module):
         self.integer_input = integer_input
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # dtypes are known when tracing: a cast to the same dtype is left out of the graph
         out_dtype = x.dtype if x.is_floating_point() else torch.float32
-        x = x.round().long() if self.integer_input and x.is_floating_point() else x
-        x = x if self.integer_input else x.to(self.dtype)
+        if self.integer_input and x.is_floating_point():
+            x = x.round().long()
+        elif not self.integer_input and x.dtype != self.dtype:
+            x = x.to(self.dtype)
         out = self.network(self.prepare(x))
         if isinstance(self.decode, Probabilities):
             return self.decode(out, out_dtype)
-        return self.decode(out).to(out_dtype)
+        out = self.decode(out)
+        return out if out.dtype == out_dtype else out.to(out_dtype)
 
 
 class ChannelsLastRows(nn.Module):
@@ -77,7 +81,12 @@ class Activation(nn.Module):
         self.kind = kind
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(1)  # not reshape(x.shape[0], -1): a traced batch size stays dynamic
+        # (n, outputs), as reshape(n, -1) makes it; not with x.shape[0], which a trace
+        # would keep as the example's batch size
+        if x.dim() == 1:
+            x = x.unsqueeze(1)
+        elif x.dim() > 2:
+            x = x.flatten(1)
         if self.kind == "exp":
             return torch.exp(x)
         if self.kind == "softmax":
@@ -106,7 +115,8 @@ class Probabilities(nn.Module):
         self.layout = layout
 
     def forward(self, x: torch.Tensor, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        proba = self.activation(x).to(out_dtype)
+        proba = self.activation(x)
+        proba = proba if proba.dtype == out_dtype else proba.to(out_dtype)
         if self.layout == "single":
             return torch.ones_like(proba[:, :1])
         if self.layout == "binary":

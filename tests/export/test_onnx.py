@@ -257,3 +257,27 @@ def test_user_module_reading_token_indices():
     est = small(sklnn.NeuralNetClassifier, module=Tokens).fit(X, np.arange(40) % 2)
     outputs = run(sklnn.to_onnx(est, X), X.astype(np.int64))
     assert_matches(est, outputs, X)
+
+
+def test_dict_inputs_export_as_packed_rows():
+    class TwoInputs(torch.nn.Module):
+        def __init__(self, n_features_in, n_outputs):
+            super().__init__()
+            self.a = torch.nn.Linear(3, n_outputs)
+            self.b = torch.nn.Linear(2, n_outputs)
+
+        def forward(self, numbers, more):
+            return self.a(numbers) + self.b(more)
+
+    rng = np.random.RandomState(0)
+    X = {"numbers": rng.rand(30, 3).astype(np.float32), "more": rng.rand(30, 2).astype(np.float32)}
+    est = small(sklnn.NeuralNetRegressor, module=TwoInputs).fit(X, rng.rand(30))
+    packed = np.concatenate([X["numbers"], X["more"]], axis=1)  # in the fitted order
+    np.testing.assert_allclose(run(sklnn.to_onnx(est, packed), packed)["variable"],
+                               est.predict(X), **F32_OUTPUT)
+
+
+def test_estimator_without_network_is_refused():
+    model = sklnn.SeasonalNaive().fit(*series_windows())
+    with pytest.raises(NotExportableError, match="no network"):
+        sklnn.to_onnx(model, np.zeros((1, 12)))
