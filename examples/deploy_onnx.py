@@ -48,7 +48,8 @@ def train_and_export(n_train, epochs, path):
         warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed number of epochs
         pipe.fit(X_train, labels[y_train])
     print(f"Pipeline test accuracy {pipe.score(X_test, labels[y_test]):.4f}")
-    model = sklnn.to_onnx(pipe, X_train[:1])
+    # the scaler as Sub and Div: onnxruntime runs them faster than its Scaler operator
+    model = sklnn.to_onnx(pipe, X_train[:1], options={id(pipe[0]): {"div": "div"}})
     path.write_bytes(model.SerializeToString())
     print(f"ONNX model written: {path.stat().st_size / 1e3:.0f} kB, opset "
           f"{model.opset_import[0].version}, outputs {[o.name for o in model.graph.output]}")
@@ -59,10 +60,7 @@ def serve(path):
     """The serving side: onnxruntime and numpy only."""
     import onnxruntime
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(path), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return lambda X: session.run(None, {"X": np.asarray(X, dtype=np.float32)})
 
 
@@ -103,11 +101,11 @@ def main():
         }
     for name, (single, thousand) in times.items():
         print(f"{name:<24} 1 image {single * 1e3:.3f} ms   1,000 images {thousand * 1e3:.1f} ms")
-    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
     for ax, column, title in zip(axes, (0, 1), ("1 image", "1,000 images")):
         names = list(times)
         ax.barh(names, [times[n][column] * 1e3 for n in names], color=["C0", "C1"])
-        ax.set(xlabel="milliseconds (best of several)", title=title)
+        ax.set(xlabel="ms, best of several calls", title=title)
     fig.suptitle("Answering a request: the Pipeline in Python, its ONNX graph in onnxruntime")
     fig.tight_layout()
     OUTPUT.mkdir(exist_ok=True)

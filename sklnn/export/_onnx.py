@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from sklnn.estimators._export import EXPORTABLE, NotExportableError
 
@@ -336,7 +337,7 @@ def _sklnn_classifiers(model) -> list:
     return found
 
 
-def to_onnx(model, X_sample, *, target_opset=None):
+def to_onnx(model, X_sample, *, target_opset=None, options=None):
     """Convert a fitted sklnn estimator, or a Pipeline or ColumnTransformer holding
     sklnn steps, to an ONNX model.
 
@@ -354,6 +355,10 @@ def to_onnx(model, X_sample, *, target_opset=None):
         The ONNX opset of the main domain. None: the highest that torch's exporter
         writes (20), which onnxruntime runs. Higher opsets go through ONNX's version
         converter (onnxruntime 1.32 lacks some kernels of opset 22, e.g. ``Conv``).
+    options : dict, default=None
+        skl2onnx's converter options for the other steps, by ``id(step)``, e.g.
+        ``{id(scaler): {"div": "div"}}`` (a ``StandardScaler`` as ``Sub`` and ``Div``,
+        which onnxruntime runs faster than the ``Scaler`` operator).
 
     Returns
     -------
@@ -374,13 +379,16 @@ def to_onnx(model, X_sample, *, target_opset=None):
 
     if target_opset is None:
         target_opset = min(TORCH_MAX_OPSET, skl2onnx.get_latest_tested_opset_version())
-    options = {id(c): {"zipmap": False} for c in _sklnn_classifiers(model)}
+    options = {**(options or {}),
+               **{id(c): {"zipmap": False} for c in _sklnn_classifiers(model)}}
     if type(model).__module__.startswith("sklnn.") and not isinstance(model, NeuralNetBase):
         raise NotExportableError(
             f"{type(model).__name__} has no network to export; to_onnx converts sklnn's "
             "network estimators (and Pipelines holding them).")
     if isinstance(model, NeuralNetBase):
         from skl2onnx.common import data_types as types
+
+        check_is_fitted(model)
 
         X = np.asarray(X_sample)
         kind = (types.DoubleTensorType if X.dtype == np.float64 else

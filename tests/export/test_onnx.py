@@ -175,7 +175,8 @@ def test_pipelines(through):
             warnings.simplefilter("ignore")
             pipe.fit(X, target)
         if through == "sklnn":
-            proto = sklnn.to_onnx(pipe, X[:2])
+            proto = sklnn.to_onnx(pipe, X[:2], options={id(pipe[0]): {"div": "div"}}
+                                  if isinstance(pipe[0], StandardScaler) else None)
         else:
             register_onnx_converters()
             options = {id(pipe[-1]): {"zipmap": False}} if is_classifier(pipe) else None
@@ -275,6 +276,13 @@ def test_dict_inputs_export_as_packed_rows():
     packed = np.concatenate([X["numbers"], X["more"]], axis=1)  # in the fitted order
     np.testing.assert_allclose(run(sklnn.to_onnx(est, packed), packed)["variable"],
                                est.predict(X), **F32_OUTPUT)
+
+
+def test_unfitted_estimator():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        sklnn.to_onnx(sklnn.MLPClassifierGPU(), np.zeros((1, 4)))
 
 
 def test_estimator_without_network_is_refused():
