@@ -289,3 +289,13 @@ def test_estimator_without_network_is_refused():
     model = sklnn.SeasonalNaive().fit(*series_windows())
     with pytest.raises(NotExportableError, match="no network"):
         sklnn.to_onnx(model, np.zeros((1, 12)))
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_multi_output_regressor(loss):
+    X = np.random.RandomState(0).rand(40, 5).astype(np.float32)
+    Y = np.abs(X[:, :3] * 2.0)
+    est = small(sklnn.MLPRegressorGPU, loss=loss).fit(X, Y)
+    outputs = run(sklnn.to_onnx(est, X), X)
+    assert outputs["variable"].shape == (40, 3)
+    assert_matches(est, outputs, X)
