@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import warnings
 
 import numpy as np
@@ -29,6 +28,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from sklnn.estimators._export import EXPORTABLE, NotExportableError
+from sklnn.export._inline import inline
 
 #: the highest opset torch's TorchScript-based exporter writes
 TORCH_MAX_OPSET = 20
@@ -142,71 +142,6 @@ def _agrees(model, X: torch.Tensor, expected: np.ndarray) -> bool:
                                                        equal_nan=True)
 
 
-def _inline(graph, scope, container, input_name: str, output_name: str) -> None:
-    """Add ``graph``'s initializers and nodes to skl2onnx's container, every name made
-    unique, its input read from ``input_name`` and its output written to ``output_name``."""
-    from onnx import helper
-
-    names = {graph.input[0].name: input_name, graph.output[0].name: output_name, "": ""}
-
-    def rename(name: str) -> str:
-        if name not in names:
-            names[name] = scope.get_unique_variable_name(
-                "sklnn_" + re.sub(r"\W+", "_", name).strip("_"))
-        return names[name]
-
-    for tensor in graph.initializer:
-        copy = type(tensor)()
-        copy.CopyFrom(tensor)
-        copy.name = rename(tensor.name)
-        container.initializers.append(copy)
-    for node in graph.node:
-        attributes = {}
-        for attribute in node.attribute:
-            if attribute.type in (attribute.GRAPH, attribute.GRAPHS):
-                raise NotExportableError(
-                    f"The exported network holds a {node.op_type} node with a subgraph "
-                    "(Python control flow turned into ONNX control flow), which sklnn "
-                    "cannot inline; remove the data-dependent branch or loop.")
-            attributes[attribute.name] = helper.get_attribute_value(attribute)
-        inputs = [rename(n) for n in node.input]
-        while inputs and not inputs[-1]:
-            inputs.pop()  # an optional input left out at the end needs no name
-        if "" in inputs:
-            inputs = _full_lengths(node, inputs, scope, container)
-        container.add_node(
-            node.op_type, inputs, [rename(n) for n in node.output],
-            op_domain=node.domain, name=scope.get_unique_operator_name("Sklnn" + node.op_type),
-            **attributes)
-
-
-def _full_lengths(node, inputs: list[str], scope, container) -> list[str]:
-    """A recurrent node's inputs with its optional ``sequence_lens`` (left out by torch:
-    every sequence runs over all steps) given as that: skl2onnx cannot order a graph
-    whose nodes have an empty input name before others."""
-    from onnx import TensorProto
-
-    if node.op_type not in ("LSTM", "GRU", "RNN") or inputs.index("") != 4 or (
-            "" in inputs[5:]):
-        raise NotExportableError(
-            f"The exported network has a {node.op_type} node with an optional input left "
-            "out before others, which skl2onnx cannot place in a graph.")
-    names = {key: scope.get_unique_variable_name(f"sklnn_{key}")
-             for key in ("shape", "steps", "batch", "steps32", "lengths", "i0", "i1")}
-    container.add_initializer(names["i0"], TensorProto.INT64, [1], [0])
-    container.add_initializer(names["i1"], TensorProto.INT64, [1], [1])
-    container.add_node("Shape", [inputs[0]], [names["shape"]],
-                       name=scope.get_unique_operator_name("SklnnShape"))
-    for key, index in (("steps", "i0"), ("batch", "i1")):  # X is (steps, batch, features)
-        container.add_node("Gather", [names["shape"], names[index]], [names[key]], axis=0,
-                           name=scope.get_unique_operator_name("SklnnGather"))
-    container.add_node("Cast", [names["steps"]], [names["steps32"]], to=TensorProto.INT32,
-                       name=scope.get_unique_operator_name("SklnnCast"))
-    container.add_node("Expand", [names["steps32"], names["batch"]], [names["lengths"]],
-                       name=scope.get_unique_operator_name("SklnnExpand"))
-    return [*inputs[:4], names["lengths"], *inputs[5:]]
-
-
 def _label_kind(model) -> str:
     if len(model.classes_) > 1 and model._label_binarizer.y_type_ == "multilabel-indicator":
         return "multilabel"
@@ -266,10 +201,10 @@ def _converter(scope, operator, container) -> None:
     graph = network_graph(model, dtype, container.target_opset).graph
     source = operator.inputs[0].full_name
     if not hasattr(model, "classes_"):
-        _inline(graph, scope, container, source, operator.outputs[0].full_name)
+        inline(graph, scope, container, source, operator.outputs[0].full_name)
         return
     proba = operator.outputs[1].full_name
-    _inline(graph, scope, container, source, proba)
+    inline(graph, scope, container, source, proba)
     label = operator.outputs[0].full_name
     if _label_kind(model) == "multilabel":
         half = scope.get_unique_variable_name("sklnn_half")
