@@ -93,7 +93,7 @@ class ExportableModel:
             ``program.module()(torch.as_tensor(X))`` predicts as the estimator.
         """
         module = self.inference_module()
-        example = self.example_input(X_sample)
+        example = self._example_input(X_sample)
         batch = torch.export.Dim("batch", min=1)
         try:
             return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
@@ -103,7 +103,7 @@ class ExportableModel:
                 f"{str(error).splitlines()[0] if str(error) else type(error).__name__}. "
                 f"{EXPORTABLE}") from error
 
-    def example_input(self, X_sample) -> torch.Tensor:
+    def _example_input(self, X_sample) -> torch.Tensor:
         """Two rows of ``X_sample`` as the tensor the inference module takes."""
         check_is_fitted(self)
         X = np.asarray(X_sample)

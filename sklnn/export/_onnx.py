@@ -64,7 +64,7 @@ def network_graph(estimator, dtype, opset: int):
     rng = np.random.RandomState(0)
     sample = (rng.randint(0, 2, (2, *shape)) if estimator._export_integer_input()
               else rng.rand(2, *shape).astype(dtype))
-    example = estimator.example_input(sample)
+    example = estimator._example_input(sample)
     check = torch.cat([example, example[:1]])  # a batch size the trace has not seen
     with torch.no_grad():
         expected = module(check).numpy()

@@ -37,6 +37,6 @@ def test_example_input_needs_rows_of_the_fitted_width():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(X, y)
-    assert est.example_input(X[:1]).shape == (2, 16)  # a batch of one would be specialised
+    assert est._example_input(X[:1]).shape == (2, 16)  # a batch of one would be specialised
     with pytest.raises(ValueError, match="rows of 16 values"):
-        est.example_input(X[:, :3])
+        est._example_input(X[:, :3])
