@@ -299,3 +299,14 @@ def test_multi_output_regressor(loss):
     outputs = run(sklnn.to_onnx(est, X), X)
     assert outputs["variable"].shape == (40, 3)
     assert_matches(est, outputs, X)
+
+
+def test_import_sklnn_leaves_onnx_alone():
+    import subprocess
+    import sys
+
+    code = ("import sys, sklnn, sklnn.export; "
+            "print(sorted(m for m in ('onnx', 'skl2onnx', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
