@@ -202,18 +202,18 @@ def test_skl2onnx_default_zipmap_and_opset():
     np.testing.assert_allclose(zipped, proba, **F32_OUTPUT)
 
 
-def test_torch_export_round_trip(tmp_path):
-    for cls in (sklnn.MLPClassifierGPU, sklnn.RNNForecaster, sklnn.CNNImageClassifier):
-        est = fitted(cls)
-        X = np.random.RandomState(1).rand(7, 16)
-        program = est.export(X)
-        path = tmp_path / f"{cls.__name__}.pt2"
-        torch.export.save(program, path)
-        module = torch.export.load(path).module()
-        for rows in (X[:1], X):  # a dynamic batch dimension
-            out = module(torch.from_numpy(rows)).numpy()
-            expected = est.predict_proba(rows) if is_classifier(est) else est.predict(rows)
-            np.testing.assert_allclose(out, expected, **F32_OUTPUT)
+@pytest.mark.parametrize("cls", NETWORK_CLASSES, ids=lambda c: c.__name__)
+def test_torch_export_round_trip(cls, tmp_path):
+    est = fitted(cls)
+    X = np.random.RandomState(1).rand(7, 16)
+    program = est.export(X)
+    path = tmp_path / f"{cls.__name__}.pt2"
+    torch.export.save(program, path)
+    module = torch.export.load(path).module()
+    for rows in (X[:1], X):  # a dynamic batch dimension
+        out = module(torch.from_numpy(rows)).numpy()
+        expected = est.predict_proba(rows) if is_classifier(est) else est.predict(rows)
+        np.testing.assert_allclose(out, expected, **F32_OUTPUT)
 
 
 def test_rnn_classifier_with_padding_is_refused():
