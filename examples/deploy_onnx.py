@@ -1,5 +1,5 @@
 """Deploying a Pipeline with ONNX: served by onnxruntime alone
-==========================================================
+===========================================================
 
 A scaler and an ``MLPClassifierGPU`` in a scikit-learn ``Pipeline`` are trained on MNIST
 digits and converted with :func:`sklnn.to_onnx` into one ONNX graph: the scaling, the network,
