@@ -10,12 +10,14 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from sklnn._sklearn_private import Interval, _fit_context
+from sklnn.estimators._export import ExportableModel
 from sklnn.estimators._forecast_transforms import _following_index
 from sklnn.estimators._sequences import _SequenceInput
+from sklnn.modules.inference import SeasonalRepeat
 from sklnn.validation import check_int, check_sample_weight, to_host
 
 
-class SeasonalNaive(_SequenceInput, RegressorMixin, BaseEstimator):
+class SeasonalNaive(ExportableModel, _SequenceInput, RegressorMixin, BaseEstimator):
     """Forecast each value as the one a season earlier: the baseline to beat.
 
     The ``h``-th value after a window is the window's value ``season_length``
@@ -113,6 +115,15 @@ class SeasonalNaive(_SequenceInput, RegressorMixin, BaseEstimator):
         season = series[:, steps - self.season_length:, self.target_feature]
         out = season[:, np.arange(self.horizon_) % self.season_length]
         return out.ravel() if self.horizon_ == 1 else out
+
+    def inference_module(self):
+        """``predict`` as a torch module of flat windows (``SeasonalRepeat``), for
+        ``sklnn.to_onnx`` and ``export``."""
+        check_is_fitted(self)
+        steps, features = self.sequence_shape_
+        return SeasonalRepeat(steps=steps, features=features,
+                              season_length=self.season_length,
+                              target_feature=self.target_feature, horizon=self.horizon_).eval()
 
     def forecast(self, history, steps=None):
         """The ``steps`` values after ``history``: its last season, repeated.

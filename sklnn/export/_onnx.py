@@ -239,12 +239,13 @@ def register_onnx_converters() -> None:
     :func:`sklnn.to_onnx`; call it once before using ``skl2onnx.to_onnx`` directly."""
     _, skl2onnx = _onnx_modules()
     from sklnn.estimators._base import NeuralNetBase
+    from sklnn.estimators._export import ExportableModel
 
-    classes, pending = [], [NeuralNetBase]
+    classes, pending = [], [ExportableModel]
     while pending:  # every subclass, a user's own included (skl2onnx matches exact types)
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls is not NeuralNetBase and cls not in _REGISTERED:
+        if cls not in (ExportableModel, NeuralNetBase, *_REGISTERED):
             classes.append(cls)
     for cls in classes:
         # skl2onnx's ZipMap asks for "nocl" (labels replaced by their indices): not offered
@@ -310,17 +311,13 @@ def to_onnx(model, X_sample, *, target_opset=None, options=None):
     """
     _, skl2onnx = _onnx_modules()
     register_onnx_converters()
-    from sklnn.estimators._base import NeuralNetBase
+    from sklnn.estimators._export import ExportableModel
 
     if target_opset is None:
         target_opset = min(TORCH_MAX_OPSET, skl2onnx.get_latest_tested_opset_version())
     options = {**(options or {}),
                **{id(c): {"zipmap": False} for c in _sklnn_classifiers(model)}}
-    if type(model).__module__.startswith("sklnn.") and not isinstance(model, NeuralNetBase):
-        raise NotExportableError(
-            f"{type(model).__name__} has no network to export; to_onnx converts sklnn's "
-            "network estimators (and Pipelines holding them).")
-    if isinstance(model, NeuralNetBase):
+    if isinstance(model, ExportableModel):
         from skl2onnx.common import data_types as types
 
         check_is_fitted(model)

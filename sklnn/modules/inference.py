@@ -240,3 +240,21 @@ class WindowForecaster(nn.Module):
         spread = (changes - changes.mean(dim=1, keepdim=True)).square().mean(dim=1).sqrt()
         level = raw_target.abs().mean(dim=1).clamp_min(1.0)
         return torch.where(spread > 1e-8 * level, spread, 1.0)
+
+
+class SeasonalRepeat(nn.Module):
+    """The seasonal-naive forecast: each window's last season of its ``target`` feature,
+    repeated over ``horizon`` steps; float64, as ``SeasonalNaive.predict`` returns it."""
+
+    def __init__(self, *, steps: int, features: int, season_length: int, target_feature: int,
+                 horizon: int) -> None:
+        super().__init__()
+        self.steps, self.features = int(steps), int(features)
+        self.season_length, self.target = int(season_length), int(target_feature)
+        self.horizon = int(horizon)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values = x.to(torch.float64).unflatten(1, (self.steps, self.features))
+        season = values[:, self.steps - self.season_length:, self.target]
+        out = season[:, [h % self.season_length for h in range(self.horizon)]]
+        return out.reshape(-1) if self.horizon == 1 else out

@@ -285,10 +285,16 @@ def test_unfitted_estimator():
         sklnn.to_onnx(sklnn.MLPClassifierGPU(), np.zeros((1, 4)))
 
 
-def test_estimator_without_network_is_refused():
-    model = sklnn.SeasonalNaive().fit(*series_windows())
-    with pytest.raises(NotExportableError, match="no network"):
-        sklnn.to_onnx(model, np.zeros((1, 12)))
+@pytest.mark.parametrize("features, horizon", [(1, 6), (2, 1)])
+def test_seasonal_naive(features, horizon):
+    X, y = series_windows(features=features, horizon=horizon)
+    model = sklnn.SeasonalNaive(season_length=4, target_feature=features - 1).fit(X, y)
+    flat = X.reshape(len(X), -1).astype(np.float32)
+    outputs = run(sklnn.to_onnx(model, flat), flat)
+    np.testing.assert_array_equal(outputs["variable"], model.predict(flat))
+    program = model.export(flat)
+    np.testing.assert_array_equal(program.module()(torch.from_numpy(flat)).numpy(),
+                                  model.predict(flat))
 
 
 @pytest.mark.parametrize("loss", ["squared_error", "poisson"])
