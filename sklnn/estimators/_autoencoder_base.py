@@ -152,7 +152,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralN
         model = self._view()  # one snapshot, even while another thread refits
         with attributed_to_user():
             X = model._validate_X(X, reset=False)
-        k = model._n_features_out
+        k = model.module_.n_components  # also mid-fit, before _n_features_out is set
         return model._run(model.module_.encoder, X, lambda codes: codes[:, :k], X.dtype)
 
     def inverse_transform(self, X):
@@ -172,10 +172,11 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralN
         model = self._view()
         with attributed_to_user():
             Z = check_array(X, dtype=[np.float64, np.float32])
-        if Z.shape[1] != model._n_features_out:
+        k = model.module_.n_components
+        if Z.shape[1] != k:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{model._n_features_out} features as input (the codes of transform).")
+                f"{k} features as input (the codes of transform).")
         return model._run(model.module_.decoder, Z, lambda rows: rows, Z.dtype)
 
     def _run(self, module, rows, decode, dtype) -> np.ndarray:
@@ -242,7 +243,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralN
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
         rng = check_random_state(random_state)
-        codes = rng.standard_normal((int(n_samples), self._n_features_out))
+        codes = rng.standard_normal((int(n_samples), self.module_.n_components))
         dtype = np.float32 if self._compute_dtype.is_floating_point and \
             self._compute_dtype.itemsize == 4 else np.float64
         return self.inverse_transform(codes.astype(dtype))
