@@ -1,7 +1,8 @@
 """Autoencoders against PCA on MNIST: reconstruction error and the codes' use downstream.
 
 Run: ``python -m benchmarks.autoencoders`` (``--write`` puts the table between the
-``<!-- bench:autoencoders -->`` markers of ``docs/benchmarks.md``). On the project's
+``<!-- bench:autoencoders -->`` markers of ``docs/benchmarks.md`` and
+``docs/autoencoders.md``). On the project's
 8,000 / 2,000 split of the bundled MNIST test set (``sklnn.datasets.mnist_train_test_split``,
 pixels in [0, 1]) each method learns 16 components from the 8,000 training images; the
 table gives the mean squared reconstruction error per pixel on the 2,000 test images and
@@ -15,12 +16,15 @@ only (the test part plays no role), the evidence for the estimators' defaults.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import re
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -32,6 +36,7 @@ from sklnn import ConvAutoencoder, MLPAutoencoder
 from sklnn.datasets import mnist_train_test_split
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+GUIDE = DOC.with_name("autoencoders.md")
 SEED = 0
 COMPONENTS = 16
 
@@ -84,27 +89,41 @@ def table(models, X_train, y_train, X_test, y_test) -> str:
     return "\n".join([header, *rows])
 
 
+def _write(path: Path, marker: str, body: str) -> None:
+    start, end = f"<!-- bench:{marker}:start -->", f"<!-- bench:{marker}:end -->"
+    text = path.read_text()
+    if start not in text:
+        raise SystemExit(f"{path} has no {start} marker")
+    text = re.sub(f"{start}.*?{end}", lambda _: f"{start}\n{body}\n{end}", text,
+                  flags=re.DOTALL)
+    path.write_text(text)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--validate", action="store_true",
                         help="compare candidate settings on a split of the training part")
     parser.add_argument("--write", action="store_true",
-                        help="write the test table into docs/benchmarks.md")
+                        help="write the table into docs/benchmarks.md and docs/autoencoders.md")
     args = parser.parse_args(argv)
     X_train, X_test, y_train, y_test = mnist_train_test_split(flatten=True)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    stamp = (f"_{when}; {platform.processor() or platform.machine()}, "
+             f"{os.cpu_count()} cores, device cpu, load average (1 min) "
+             f"{os.getloadavg()[0]:.1f} at start; torch {torch.__version__}._")
     if args.validate:
         X_fit, X_val, y_fit, y_val = train_test_split(
             X_train, y_train, test_size=1600, stratify=y_train, random_state=SEED)
-        print(table(_candidates(), X_fit, y_fit, X_val, y_val))
+        result = stamp + "\n\n" + table(_candidates(), X_fit, y_fit, X_val, y_val)
+        print(result)
+        if args.write:
+            _write(GUIDE, "autoencoders-validation", result)
         return
-    result = table(_models(), X_train, y_train, X_test, y_test)
+    result = stamp + "\n\n" + table(_models(), X_train, y_train, X_test, y_test)
     print(result)
     if args.write:
-        text = DOC.read_text()
-        start, end = "<!-- bench:autoencoders:start -->", "<!-- bench:autoencoders:end -->"
-        text = re.sub(f"{start}.*?{end}", lambda _: f"{start}\n{result}\n{end}", text,
-                      flags=re.DOTALL)
-        DOC.write_text(text)
+        _write(DOC, "autoencoders", result)
+        _write(GUIDE, "autoencoders", result)
 
 
 if __name__ == "__main__":
