@@ -53,13 +53,17 @@ def _candidates() -> dict:
     """Settings compared on the validation split (the defaults are among them)."""
     return {
         "PCA": PCA(COMPONENTS, random_state=SEED),
-        "MLP (100,) 200 epochs": MLPAutoencoder(COMPONENTS, random_state=SEED),
-        "MLP (256,) 200 epochs": MLPAutoencoder(COMPONENTS, (256,), random_state=SEED),
-        "MLP (256, 64) 200 epochs": MLPAutoencoder(COMPONENTS, (256, 64), random_state=SEED),
-        "Conv (16, 32) 20 epochs": ConvAutoencoder(COMPONENTS, random_state=SEED),
-        "Conv (32, 64) 20 epochs": ConvAutoencoder(COMPONENTS, (32, 64), random_state=SEED),
-        "Conv (16, 32) 40 epochs": ConvAutoencoder(COMPONENTS, max_iter=40,
-                                                   random_state=SEED),
+        "MLP (100,)": MLPAutoencoder(COMPONENTS, (100,), random_state=SEED),
+        "MLP (256,)": MLPAutoencoder(COMPONENTS, (256,), random_state=SEED),
+        "MLP (512,) (default)": MLPAutoencoder(COMPONENTS, (512,), random_state=SEED),
+        "MLP (256, 64)": MLPAutoencoder(COMPONENTS, (256, 64), random_state=SEED),
+        "MLP (256,), noise 0.2": MLPAutoencoder(COMPONENTS, (256,), noise=0.2,
+                                                random_state=SEED),
+        "Conv (16, 32), 20 epochs": ConvAutoencoder(COMPONENTS, (16, 32), random_state=SEED),
+        "Conv (32, 64), 20 epochs (default)": ConvAutoencoder(COMPONENTS, (32, 64),
+                                                              random_state=SEED),
+        "Conv (16, 32), 40 epochs": ConvAutoencoder(COMPONENTS, (16, 32), max_iter=40,
+                                                    random_state=SEED),
     }
 
 

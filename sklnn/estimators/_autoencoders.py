@@ -11,7 +11,7 @@ from sklnn.estimators._mlp import ACTIVATION, MLP_PARAMS
 from sklnn.modules.autoencoders import conv_autoencoder, mlp_autoencoder
 from sklnn.validation import check_layer_sizes
 
-HIDDEN = MLP_PARAMS[0]
+HIDDEN = MLP_PARAMS[0].replace(default=(512,))  # chosen on MNIST (docs/autoencoders.md)
 CODES_ACTIVATION = ACTIVATION.replace(positional=False, doc=(
     "Activation of the hidden layers (the codes and the reconstruction have none)."))
 
@@ -53,7 +53,7 @@ class MLPAutoencoder(AutoencoderBase):
     _declared_params = (*AUTOENCODER_PARAMS, HIDDEN, CODES_ACTIVATION, *OPTIONS,
                         *engine_params())
 
-    def __init__(self, n_components=2, hidden_layer_sizes=(100,), *, activation="relu",
+    def __init__(self, n_components=2, hidden_layer_sizes=(512,), *, activation="relu",
         variational=False, kl_weight=1.0, noise=0.0, solver="adam", alpha=0.0001,
         batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
         max_iter=200, shuffle=True, random_state=None, tol=0.0001, verbose=False,
@@ -108,7 +108,7 @@ class MLPAutoencoder(AutoencoderBase):
 
 
 CONV_PARAMS = (
-    Param("filters", (16, 32), SIZES, "sequence of int", """
+    Param("filters", (32, 64), SIZES, "sequence of int", """
         Channels of each encoder convolution (3x3, stride 2, padding 1: each
         halves the image's sides); the decoder's transposed convolutions
         retrace them in reverse.""", positional=True, check=check_sizes(min_layers=1)),
@@ -153,7 +153,7 @@ class ConvAutoencoder(ImageInputs, AutoencoderBase):
     _declared_params = (*AUTOENCODER_PARAMS, *CONV_PARAMS, *OPTIONS, *IMAGE_PARAMS[:2],
                         *engine_params(batch_size=128, max_iter=20))
 
-    def __init__(self, n_components=2, filters=(16, 32), *, activation="relu",
+    def __init__(self, n_components=2, filters=(32, 64), *, activation="relu",
         variational=False, kl_weight=1.0, noise=0.0, input_shape=None, data_format="auto",
         solver="adam", alpha=0.0001, batch_size=128, learning_rate="constant",
         learning_rate_init=0.001, power_t=0.5, max_iter=20, shuffle=True, random_state=None,
