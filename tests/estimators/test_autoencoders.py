@@ -225,3 +225,14 @@ def test_pca_is_the_reference_a_linear_autoencoder_approaches(digits):
                                  random_state=0), X)
     error = -linear.score(X)
     assert pca_error * (1 - 1e-6) <= error < 1.02 * pca_error
+
+
+def test_training_curves_plot_the_reconstruction_score(digits):
+    pytest.importorskip("matplotlib")
+    from sklnn.plot import TrainingCurveDisplay
+
+    X, _ = digits
+    model = _fit(MLPAutoencoder(n_components=4, max_iter=3, early_stopping=True, **QUICK), X)
+    display = TrainingCurveDisplay.from_estimator(model)
+    assert "train_loss" in display.lines_ and display.score_ax_ is not None
+    assert all(r["valid_score"] < 0 for r in model.history_)  # negative squared errors
