@@ -63,15 +63,9 @@ def _looks_channels_last(shape: tuple[int, ...]) -> bool:
     return shape[-1] <= 4 < shape[0]
 
 
-class ImageClassifierBase(NeuralClassifier):
-    """Image input, augmentation, schedules and cost estimates for image classifiers.
-
-    Subclasses provide ``_build_network(image_shape, n_outputs)`` and
-    ``_check_architecture()``.
-    """
-
-    def _build_network(self, image_shape: tuple[int, int, int], n_outputs: int) -> nn.Module:
-        raise NotImplementedError
+class ImageInputs:
+    """Image input and cost estimates of every image estimator (a mixin before the
+    estimator's base class); subclasses provide ``_check_architecture()``."""
 
     def _check_architecture(self) -> None:
         raise NotImplementedError
@@ -200,15 +194,6 @@ class ImageClassifierBase(NeuralClassifier):
         rows, y = check_features_and_targets(self, rows, y, reset=reset, y_numeric=y_numeric)
         return self._finish_rows(rows, image_shape, reset), y
 
-    # --------------------------------------------------------------- network
-    def _build_module(self, n_features, n_outputs):
-        shape = self.input_shape_
-        layers: list[nn.Module] = [ImageInput(shape)]
-        if self.shift_range or self.horizontal_flip:
-            layers.append(RandomShiftFlip(self.shift_range, bool(self.horizontal_flip)))
-        layers.append(self._build_network(shape, n_outputs))
-        return nn.Sequential(*layers)
-
     def _costs(self, module) -> tuple[float, float, int]:
         """``forward_cost`` of ``module``, measured once per module object (a builder
         without side effects; nothing of it is stored on the estimator)."""
@@ -216,16 +201,6 @@ class ImageClassifierBase(NeuralClassifier):
         if costs is None:
             costs = _COSTS[module] = forward_cost(module, self.input_shape_)
         return costs
-
-    def _init_module(self, module, generator, initial=None):
-        kaiming_normal_init_(module, generator)
-
-    def _n_layers(self) -> int:
-        weighted = sum(
-            isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1))
-            for m in self.module_.modules()
-        )
-        return weighted + 1
 
     def _input_shape(self):
         return self.input_shape_
@@ -239,3 +214,33 @@ class ImageClassifierBase(NeuralClassifier):
 
     def _largest_activation(self) -> int:
         return self._costs(self.module_)[2]
+
+
+class ImageClassifierBase(ImageInputs, NeuralClassifier):
+    """Image input, augmentation, schedules and cost estimates for image classifiers.
+
+    Subclasses provide ``_build_network(image_shape, n_outputs)`` and
+    ``_check_architecture()``.
+    """
+
+    def _build_network(self, image_shape: tuple[int, int, int], n_outputs: int) -> nn.Module:
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- network
+    def _build_module(self, n_features, n_outputs):
+        shape = self.input_shape_
+        layers: list[nn.Module] = [ImageInput(shape)]
+        if self.shift_range or self.horizontal_flip:
+            layers.append(RandomShiftFlip(self.shift_range, bool(self.horizontal_flip)))
+        layers.append(self._build_network(shape, n_outputs))
+        return nn.Sequential(*layers)
+
+    def _init_module(self, module, generator, initial=None):
+        kaiming_normal_init_(module, generator)
+
+    def _n_layers(self) -> int:
+        weighted = sum(
+            isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1))
+            for m in self.module_.modules()
+        )
+        return weighted + 1
