@@ -8,6 +8,7 @@ scikit-learn estimators built on them.
 
 from sklnn import callbacks, datasets
 from sklnn._version import __version__
+from sklnn.estimators._autoencoders import ConvAutoencoder, MLPAutoencoder
 from sklnn.estimators._baselines import SeasonalNaive
 from sklnn.estimators._cnn import CNNImageClassifier
 from sklnn.estimators._conv_sequence import CNNSequenceClassifier
@@ -23,6 +24,8 @@ from sklnn.windows import make_windows
 __all__ = [
     "CNNImageClassifier",
     "CNNSequenceClassifier",
+    "ConvAutoencoder",
+    "MLPAutoencoder",
     "MLPClassifierGPU",
     "MLPRegressorGPU",
     "NeuralNetClassifier",

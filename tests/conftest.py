@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, TransformerMixin, is_classifier
 from sklearn.datasets import make_classification
 
 import sklnn
@@ -49,6 +49,8 @@ SMALL = {
     sklnn.RNNForecaster: dict(hidden_size=3, num_layers=1),
     sklnn.RNNClassifier: dict(hidden_size=3, num_layers=1),
     sklnn.CNNSequenceClassifier: dict(filters=(2, 2), kernel_sizes=(3, 3)),
+    sklnn.MLPAutoencoder: dict(hidden_layer_sizes=(3,)),
+    sklnn.ConvAutoencoder: dict(filters=(2,)),
 }
 
 
@@ -72,10 +74,19 @@ def small_estimators(**params) -> list:
 
 def small_data(estimator, n_samples=20):
     """Rows of 16 features (4x4 images, 16-step sequences) and targets that suit
-    ``estimator``: two balanced classes, or a value."""
+    ``estimator``: two balanced classes, or a value (None for a transformer)."""
     X = np.random.RandomState(0).rand(n_samples, 16)
+    if isinstance(estimator, TransformerMixin):  # the autoencoders learn X itself
+        return X, None
     y = np.arange(n_samples) % 2 if is_classifier(estimator) else X[:, 0] * 2.0
     return X, y
+
+
+def outputs(estimator, X):
+    """What a fitted estimator makes of X: its predictions, or a transformer's codes."""
+    if isinstance(estimator, TransformerMixin):
+        return estimator.transform(X)
+    return estimator.predict(X)
 
 
 #: settings for scikit-learn's estimator checks: small and fast, but able to learn the
@@ -100,6 +111,8 @@ CHECKED = [
                         max_iter=100, batch_size=200, random_state=0),
     sklnn.CNNSequenceClassifier(filters=(8, 8), kernel_sizes=(3, 3), learning_rate_init=0.02,
                                 max_iter=50, batch_size=200, random_state=0),
+    sklnn.MLPAutoencoder(random_state=0),
+    sklnn.ConvAutoencoder(random_state=0),
     sklnn.NeuralNetClassifier(TinyNet, module__hidden=16, learning_rate_init=0.01, max_iter=100,
                               random_state=0),
     sklnn.NeuralNetRegressor(TinyNet, module__hidden=16, learning_rate_init=0.01, max_iter=100,

@@ -246,3 +246,34 @@ class CriterionObjective(Objective):
         if self.outputs == "probabilities":
             return raw / raw.sum(dim=1, keepdim=True)
         return torch.softmax(raw, dim=1)  # of log-probabilities: exp, renormalised
+
+
+class ReconstructionLoss(Objective):
+    """An autoencoder's loss: half the squared error averaged over the ``n_features``
+    reconstructed values (as ``RegressionLoss("squared_error")``), plus, for a variational
+    autoencoder, ``kl_weight`` times the Kullback-Leibler divergence of the codes'
+    Gaussian from N(0, I), divided by ``n_features`` likewise.
+
+    A variational network's raw output is ``[reconstruction, means, log-variances]``; with
+    ``kl_weight=1`` the loss is the negative evidence lower bound of a Gaussian decoder of
+    unit variance, per feature (up to a constant). The validation score is the negative
+    mean squared reconstruction error (higher is better).
+    """
+
+    def __init__(self, n_features: int, kl_weight: float | None = None) -> None:
+        self.n_features = int(n_features)
+        self.kl_weight = kl_weight
+
+    def per_sample_loss(self, raw, y):
+        loss = 0.5 * ((raw[:, : self.n_features] - y) ** 2).mean(dim=1)
+        if self.kl_weight is None:
+            return loss
+        mean, log_var = raw[:, self.n_features:].chunk(2, dim=1)
+        kl = 0.5 * (mean**2 + torch.exp(log_var) - 1.0 - log_var).sum(dim=1)
+        return loss + self.kl_weight * kl / self.n_features
+
+    def score(self, raw, y, weight=None):
+        return -_weighted_mean(((raw[:, : self.n_features] - y) ** 2).mean(dim=1), weight)
+
+    def decode(self, raw):
+        return raw[:, : self.n_features]

@@ -1,5 +1,6 @@
 """scikit-learn estimators built on the sklnn engine."""
 
+from sklnn.estimators._autoencoders import ConvAutoencoder, MLPAutoencoder
 from sklnn.estimators._baselines import SeasonalNaive
 from sklnn.estimators._cnn import CNNImageClassifier
 from sklnn.estimators._conv_sequence import CNNSequenceClassifier
@@ -13,7 +14,9 @@ from sklnn.estimators._rnn_classifier import RNNClassifier
 __all__ = [
     "CNNImageClassifier",
     "CNNSequenceClassifier",
+    "ConvAutoencoder",
     "ImageClassifierBase",
+    "MLPAutoencoder",
     "MLPClassifierGPU",
     "MLPRegressorGPU",
     "NeuralNetClassifier",

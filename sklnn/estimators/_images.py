@@ -64,15 +64,9 @@ def _looks_channels_last(shape: tuple[int, ...]) -> bool:
     return shape[-1] <= 4 < shape[0]
 
 
-class ImageClassifierBase(NeuralClassifier):
-    """Image input, augmentation, schedules and cost estimates for image classifiers.
-
-    Subclasses provide ``_build_network(image_shape, n_outputs)`` and
-    ``_check_architecture()``.
-    """
-
-    def _build_network(self, image_shape: tuple[int, int, int], n_outputs: int) -> nn.Module:
-        raise NotImplementedError
+class ImageInputs:
+    """Image input and cost estimates of every image estimator (a mixin before the
+    estimator's base class); subclasses provide ``_check_architecture()``."""
 
     def _check_architecture(self) -> None:
         raise NotImplementedError
@@ -201,6 +195,38 @@ class ImageClassifierBase(NeuralClassifier):
         rows, y = check_features_and_targets(self, rows, y, reset=reset, y_numeric=y_numeric)
         return self._finish_rows(rows, image_shape, reset), y
 
+    def _costs(self, module) -> tuple[float, float, int]:
+        """``forward_cost`` of ``module``, measured once per module object (a builder
+        without side effects; nothing of it is stored on the estimator)."""
+        costs = _COSTS.get(module)
+        if costs is None:
+            costs = _COSTS[module] = forward_cost(module, self.input_shape_)
+        return costs
+
+    def _input_shape(self):
+        return self.input_shape_
+
+    def _flops_per_sample(self, module):
+        # The engine picks the thread count from this. A second thread pays off
+        # only when single operations are large; a deep network of small maps is
+        # many small operations, so its largest layer, not its total, decides.
+        flops = self._costs(module)[1]
+        return flops if flops else super()._flops_per_sample(module)
+
+    def _largest_activation(self) -> int:
+        return self._costs(self.module_)[2]
+
+
+class ImageClassifierBase(ImageInputs, NeuralClassifier):
+    """Image input, augmentation, schedules and cost estimates for image classifiers.
+
+    Subclasses provide ``_build_network(image_shape, n_outputs)`` and
+    ``_check_architecture()``.
+    """
+
+    def _build_network(self, image_shape: tuple[int, int, int], n_outputs: int) -> nn.Module:
+        raise NotImplementedError
+
     # --------------------------------------------------------------- network
     def _build_module(self, n_features, n_outputs):
         shape = self.input_shape_
@@ -216,14 +242,6 @@ class ImageClassifierBase(NeuralClassifier):
             predictor.prepare = ChannelsLastRows(self.input_shape_)  # as _finish_rows
         return predictor
 
-    def _costs(self, module) -> tuple[float, float, int]:
-        """``forward_cost`` of ``module``, measured once per module object (a builder
-        without side effects; nothing of it is stored on the estimator)."""
-        costs = _COSTS.get(module)
-        if costs is None:
-            costs = _COSTS[module] = forward_cost(module, self.input_shape_)
-        return costs
-
     def _init_module(self, module, generator, initial=None):
         kaiming_normal_init_(module, generator)
 
@@ -233,16 +251,3 @@ class ImageClassifierBase(NeuralClassifier):
             for m in self.module_.modules()
         )
         return weighted + 1
-
-    def _input_shape(self):
-        return self.input_shape_
-
-    def _flops_per_sample(self, module):
-        # The engine picks the thread count from this. A second thread pays off
-        # only when single operations are large; a deep network of small maps is
-        # many small operations, so its largest layer, not its total, decides.
-        flops = self._costs(module)[1]
-        return flops if flops else super()._flops_per_sample(module)
-
-    def _largest_activation(self) -> int:
-        return self._costs(self.module_)[2]

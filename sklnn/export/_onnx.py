@@ -179,10 +179,14 @@ def _shape_calculator(operator) -> None:
     dtype = _input_dtype(operator.inputs[0], types)
     values = types.DoubleTensorType if dtype == np.float64 else types.FloatTensorType
     if not hasattr(model, "classes_"):
-        if hasattr(model, "horizon_"):  # forecasts are float64, as predict returns them
+        # what the inference module returns (predict's values, forecasts in float64, an
+        # autoencoder's codes), read off two rows
+        sample = np.zeros((2, *model._export_input_shape()), dtype=dtype)
+        with torch.no_grad():
+            out = model.inference_module()(model._example_input(sample))
+        if out.dtype == torch.float64:
             values = types.DoubleTensorType
-        outputs = model.n_outputs_ if not hasattr(model, "horizon_") else model.horizon_
-        operator.outputs[0].type = values([n] if outputs == 1 else [n, outputs])
+        operator.outputs[0].type = values([n, *out.shape[1:]])
         return
     n_classes = len(model.classes_)
     if _label_kind(model) == "multilabel":

@@ -1,6 +1,12 @@
 """Pure-PyTorch network definitions, usable without scikit-learn."""
 
 from sklnn.modules.activations import ACTIVATIONS, make_activation
+from sklnn.modules.autoencoders import (
+    Autoencoder,
+    GaussianNoise,
+    conv_autoencoder,
+    mlp_autoencoder,
+)
 from sklnn.modules.cnn import CNN, ConvBlock
 from sklnn.modules.conv1d import ConvBlock1d, ConvSequenceNetwork
 from sklnn.modules.images import ImageInput, RandomShiftFlip, kaiming_normal_init_
@@ -23,20 +29,24 @@ __all__ = [
     "CELLS",
     "CNN",
     "MLP",
+    "Autoencoder",
     "BasicBlock",
     "CifarResNet",
     "ConvBlock",
     "ConvBlock1d",
     "ConvSequenceNetwork",
+    "GaussianNoise",
     "ImageInput",
     "ProjectionShortcut",
     "RandomShiftFlip",
     "RecurrentNetwork",
     "ZeroPadShortcut",
+    "conv_autoencoder",
     "glorot_uniform_",
     "init_recurrent_",
     "kaiming_normal_init_",
     "make_activation",
+    "mlp_autoencoder",
     "resnet20",
     "resnet32",
     "resnet44",

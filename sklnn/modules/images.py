@@ -119,8 +119,9 @@ def forward_cost(
 ) -> tuple[float, float, int]:
     """Rough cost of one sample: (total FLOPs, FLOPs of the largest layer, largest activation).
 
-    Counts 2 FLOPs per weight use in convolutions and linear layers (the rest is
-    cheap by comparison), measured with hooks on one zero sample on the CPU.
+    Counts 2 FLOPs per weight use in convolutions (transposed ones too) and linear
+    layers (the rest is cheap by comparison), measured with hooks on one zero sample on
+    the CPU.
     Activations are counted in values.
     """
     flops = 0.0
@@ -136,6 +137,9 @@ def forward_cost(
         if isinstance(layer, nn.Conv2d):
             kernel = layer.kernel_size[0] * layer.kernel_size[1]
             cost = 2.0 * output[0].numel() * kernel * layer.in_channels // layer.groups
+        elif isinstance(layer, nn.ConvTranspose2d):  # each input value meets a kernel
+            kernel = layer.kernel_size[0] * layer.kernel_size[1]
+            cost = 2.0 * inputs[0][0].numel() * kernel * layer.out_channels // layer.groups
         elif isinstance(layer, nn.Linear):
             cost = 2.0 * layer.in_features * layer.out_features
         flops += cost

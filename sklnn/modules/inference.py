@@ -258,3 +258,15 @@ class SeasonalRepeat(nn.Module):
         season = values[:, self.steps - self.season_length:, self.target]
         out = season[:, [h % self.season_length for h in range(self.horizon)]]
         return out.reshape(-1) if self.horizon == 1 else out
+
+
+class Encode(nn.Module):
+    """An autoencoder's ``encode`` (the codes, without input noise) as ``forward``: what
+    the autoencoders' ``transform`` returns."""
+
+    def __init__(self, autoencoder: nn.Module) -> None:
+        super().__init__()
+        self.autoencoder = autoencoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.autoencoder.encode(x)

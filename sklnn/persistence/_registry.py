@@ -36,6 +36,8 @@ SAVED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "RNNForecaster": _COMMON + _SEQUENCES + _FORECASTER,
     "NeuralNetClassifier": _COMMON + _CLASSIFIER + _USER_MODULE,
     "NeuralNetRegressor": _COMMON + _USER_MODULE,
+    "MLPAutoencoder": _COMMON,
+    "ConvAutoencoder": _COMMON + _IMAGES,
 }
 # Saved when present: feature names (fitted on a DataFrame with string column names) and
 # the fit's thread count (absent from files written before it existed).

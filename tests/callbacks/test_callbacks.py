@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from conftest import small_data, small_estimators
+from conftest import outputs, small_data, small_estimators
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV
 from tolerances import F32_OUTPUT
@@ -203,13 +203,13 @@ def test_callbacks_predict_and_score_mid_fit_on_every_estimator(estimator):
     class Probe(Callback):
         def on_epoch_end(self, trainer, *, record, **kwargs):
             model = trainer.estimator
-            out = model.predict_proba(X) if is_classifier(model) else model.predict(X)
+            out = model.predict_proba(X) if is_classifier(model) else outputs(model, X)
             seen.append((out, model.score(X, y), trainer.module.training))
 
     model = clone(estimator).set_params(callbacks=[Probe()]).fit(X, y)
     assert len(seen) == model.n_iter_ == 2
     last, score, training = seen[-1]
-    final = model.predict_proba(X) if is_classifier(model) else model.predict(X)
+    final = model.predict_proba(X) if is_classifier(model) else outputs(model, X)
     np.testing.assert_allclose(last, final, **F32_OUTPUT)  # the weights after that epoch
     assert score == pytest.approx(model.score(X, y), rel=1e-5, abs=1e-6)
     assert all(entry[2] for entry in seen)  # back in training mode after predicting

@@ -13,6 +13,7 @@ from conftest import (
     NETWORK_CLASSES,
     SMALL,
     default_instance,
+    outputs,
     small,
 )
 from sklearn.base import clone
@@ -33,7 +34,7 @@ CLASSES = NETWORK_CLASSES
 
 # Shared parameters whose default differs on purpose, with the reason: from the engine's
 # declaration for the engine parameters, from the first estimator (alphabetically) that
-# has it for the others.
+# has it and is not listed here for the others.
 DEFAULTS_THAT_DIFFER = {
     # images train in fewer, larger batches than tabular data
     ("CNNImageClassifier", "batch_size"), ("CNNImageClassifier", "max_iter"),
@@ -53,6 +54,11 @@ DEFAULTS_THAT_DIFFER = {
     # convolution, and the epochs docs/sequences.md measured
     ("CNNSequenceClassifier", "filters"), ("CNNSequenceClassifier", "batch_norm"),
     ("CNNSequenceClassifier", "max_iter"),
+    # the autoencoders' defaults, chosen on a validation split of MNIST
+    # (benchmarks/autoencoders.py --validate): a wider hidden layer than the MLPs', and
+    # the image estimators' batches and epochs
+    ("MLPAutoencoder", "hidden_layer_sizes"), ("ConvAutoencoder", "batch_size"),
+    ("ConvAutoencoder", "max_iter"),
     # a user's own module gets no hidden L2 penalty: PyTorch users expect none
     ("NeuralNetClassifier", "alpha"), ("NeuralNetRegressor", "alpha"),
 }
@@ -116,6 +122,11 @@ def test_every_parameter_is_documented_constrained_and_stored(cls):
 def test_shared_parameters_have_one_default_and_one_meaning():
     seen: dict[str, tuple] = {name: (param.default, f"{name} : {param.kind}\n{param.doc}")
                               for name, param in ENGINE.items()}
+    for cls in sorted(CLASSES, key=lambda c: c.__name__):  # the references first
+        defaults = default_instance(cls).get_params()
+        for name, entry in _documented_parameters(cls).items():
+            if name not in seen and (cls.__name__, name) not in DEFAULTS_THAT_DIFFER:
+                seen[name] = (defaults[name], entry)
     for cls in sorted(CLASSES, key=lambda c: c.__name__):
         defaults = default_instance(cls).get_params()
         for name, entry in _documented_parameters(cls).items():
@@ -224,7 +235,7 @@ def test_a_subclass_changes_the_training_step_of_every_estimator(cls):
     assert len(model.norms_seen_) == steps
     assert all(after <= ClippingTrainer.max_norm * (1 + 1e-5) for _, after in model.norms_seen_)
     assert any(before > ClippingTrainer.max_norm for before, _ in model.norms_seen_)
-    assert np.isfinite(model.predict(X).astype(float)).all()
+    assert np.isfinite(outputs(model, X).astype(float)).all()
 
 
 class _Recorder(Callback):

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import small, small_estimators
+from conftest import outputs, small, small_estimators
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -86,7 +86,7 @@ def _fit_then_use(X, y, index, X_new) -> bool:
     estimator = _estimators()[index]
     fitted = _check_outcome(lambda: estimator.fit(X, y))
     if fitted:
-        _check_outcome(lambda: estimator.predict(X_new))
+        _check_outcome(lambda: outputs(estimator, X_new))
         _check_outcome(lambda: estimator.score(X, y))
     return fitted
 
@@ -118,11 +118,11 @@ def test_wrong_feature_count_and_non_finite_at_predict(estimator, binary_data):
     X, y = binary_data
     estimator.fit(X, y)
     with pytest.raises(ValueError, match="features"):
-        estimator.predict(X[:, :-1])
+        outputs(estimator, X[:, :-1])
     bad = X.copy()
     bad[3, 2] = np.inf
     with pytest.raises(ValueError, match="infinity"):
-        estimator.predict(bad)
+        outputs(estimator, bad)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         estimator.fit(X, y[:-1])
 

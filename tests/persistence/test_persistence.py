@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import TinyNet, small_data, small_estimators
+from conftest import TinyNet, outputs, small_data, small_estimators
 from tolerances import F32_OUTPUT
 
 import sklnn
@@ -213,12 +213,12 @@ def test_every_estimator_saves_loads_pickles_and_copies(estimator, tmp_path):
 
     X, y = small_data(estimator, n_samples=40)
     model = clone(estimator).fit(X, y)
-    expected = model.predict(X)
+    expected = outputs(model, X)
     model.save(tmp_path / "model.sklnn")
     loaded = sklnn.load(tmp_path / "model.sklnn", trusted=[TinyNet])  # a user's module
     for restored in (loaded, pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
         assert type(restored) is type(model)
-        np.testing.assert_allclose(restored.predict(X), expected, **F32_OUTPUT)
+        np.testing.assert_allclose(outputs(restored, X), expected, **F32_OUTPUT)
 
 
 @pytest.mark.parametrize("case", ["cnn_cosine", "resnet_default", "step_lr", "early_stopping"])

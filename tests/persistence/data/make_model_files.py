@@ -1,6 +1,7 @@
 """Write the model files in ``format1/`` and the predictions they must reproduce.
 
-Run from the repository root: ``python tests/persistence/data/make_model_files.py``. The
+Run from the repository root: ``python tests/persistence/data/make_model_files.py``
+(optionally naming the files to rewrite, e.g. ``MLPAutoencoder``). The
 files are the file format's reference copies: tests load them and compare with
 ``expected.npz``, and the fuzz tests mutate them. Rewrite them only with a deliberate
 format change.
@@ -8,6 +9,7 @@ format change.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -45,20 +47,32 @@ def models(X):
         "RNNForecaster-sequence": (sklnn.RNNForecaster(
             hidden_size=4, burn_in=2, training_target="sequence", max_iter=3,
             random_state=0), X[:, -1] + 0.1),
+        "MLPAutoencoder": (sklnn.MLPAutoencoder(
+            n_components=3, hidden_layer_sizes=(8,), max_iter=3, random_state=0), None),
+        "ConvAutoencoder": (sklnn.ConvAutoencoder(
+            n_components=3, filters=(4,), max_iter=3, random_state=0), None),
     }
 
 
-def main() -> None:
+def main(names=None) -> None:
+    """Write every file, or only those ``names`` (keeping the others and their outputs)."""
     X = np.random.RandomState(0).rand(40, 16)
     expected = {"X": X}
+    if names:
+        expected.update(np.load(FOLDER / "expected.npz", allow_pickle=False))
+        np.testing.assert_array_equal(expected["X"], X)
     FOLDER.mkdir(exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # three epochs do not converge, on purpose
         for name, (estimator, y) in models(X).items():
+            if names and name not in names:
+                continue
             estimator.fit(X, y).save(FOLDER / f"{name}.sklnn")
-            expected[name] = estimator.predict(X)
+            # a transformer's reference output is its codes
+            expected[name] = (estimator.transform(X) if hasattr(estimator, "transform")
+                              else estimator.predict(X))
     np.savez(FOLDER / "expected.npz", **expected)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
