@@ -18,12 +18,15 @@ class ShiftResult:
         the folds' AUCs on their held-out rows. 0.5 when the samples cannot be told
         apart; 1.0 when they never overlap.
     p_value : float
-        Permutation p-value of ``auc`` under "both samples come from one
-        distribution"; ``(1 + #{null AUC >= auc}) / (1 + n_permutations)``.
+        P-value of "both samples come from one distribution": twice the mean of
+        ``fold_p_values``, capped at 1 (valid however the folds depend on each other).
     fold_aucs : ndarray of shape (n_folds,)
         Each fold's held-out AUC.
-    null_aucs : ndarray of shape (n_permutations,)
-        The permutation distribution ``auc`` is compared with.
+    fold_p_values : ndarray of shape (n_folds,)
+        Each fold's exact permutation p-value,
+        ``(1 + #{null AUC >= fold AUC}) / (1 + n_permutations)``.
+    null_aucs : ndarray of shape (n_permutations, n_folds)
+        Each fold's permutation distribution.
     scores_reference, scores_new : ndarray of shape (n_reference,), (n_new,)
         Each row's out-of-fold probability of belonging to ``X_new``, predicted by a
         model that did not train on it.
@@ -42,6 +45,7 @@ class ShiftResult:
     auc: float
     p_value: float
     fold_aucs: np.ndarray
+    fold_p_values: np.ndarray
     null_aucs: np.ndarray
     scores_reference: np.ndarray
     scores_new: np.ndarray

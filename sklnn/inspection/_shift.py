@@ -48,8 +48,8 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
         Number of stratified, shuffled folds, or a splitter whose test folds cover
         every row exactly once.
     n_permutations : int, default=1000
-        Size of the permutation distribution; the smallest p-value is
-        ``1 / (n_permutations + 1)``.
+        Size of each fold's permutation distribution; the smallest p-value is
+        ``2 / (n_permutations + 1)``.
     max_importance_rows : int, default=5000
         Held-out rows of the first fold on which the feature importances are
         measured; 0 skips them (the slowest part on wide data).
@@ -70,15 +70,23 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
     per fold, rather than pooling all out-of-fold scores, keeps differences between
     the folds' models from diluting it).
 
-    **The p-value** permutes the origin labels against the fixed out-of-fold scores,
-    within each fold, and recomputes the statistic; the classifier is fitted only
-    ``cv`` times, not once per permutation. Within a fold this is exact: the fold's
-    model never saw its rows, so under the null hypothesis its scores are
-    exchangeable across the fold's labels, and the permutation distribution of the
-    fold's AUC is its null distribution (the Mann-Whitney test on the scores).
-    Across folds the models share training rows, so the fold AUCs are not quite
-    independent; the benchmark (``python -m benchmarks.shift``) measures the
-    resulting false-alarm rate on two random halves of one data set.
+    **The p-value** comes from permuting the origin labels against the fixed
+    out-of-fold scores, within each fold; the classifier is fitted only ``cv``
+    times, not once per permutation. Each fold's p-value is exact: the fold's model
+    never saw its rows, so under the null hypothesis its scores are exchangeable
+    across the fold's labels, and the permutation distribution of the fold's AUC
+    is its null distribution (a Mann-Whitney test on the scores). The folds' models
+    share training rows, so the fold p-values are dependent, and they depend in
+    the direction that matters: a model that learnt the other folds' chance
+    differences scores every fold too well or too badly at once. Treating them as
+    independent (comparing the mean fold AUC with the mean of independent
+    permutations of each fold) gave 9 false alarms at the 5% level in 40 pairs of
+    random halves of 100 rows (logistic regression, 5 features). ``p_value`` is therefore
+    twice the mean of the fold p-values, which is a valid p-value under any
+    dependence (Ruschendorf 1982; Vovk and Wang 2020), capped at 1: it never
+    raises false alarms above ``alpha`` and pays with some power (a shift must be
+    visible in most folds). The smallest value it takes is
+    ``2 / (n_permutations + 1)``.
 
     **The importances** are scikit-learn's
     :func:`~sklearn.inspection.permutation_importance` of the first fold's model on
@@ -93,6 +101,7 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
     References
     ----------
     Lopez-Paz and Oquab, "Revisiting classifier two-sample tests", ICLR 2017.
+    Vovk and Wang, "Combining p-values via averaging", Biometrika 107, 2020.
 
     Examples
     --------
@@ -134,18 +143,19 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
             fitted.append(fold_model)
         fold_aucs, null_aucs = _auc_and_null(scores, y, folds, n_permutations,
                                              np.random.default_rng(seeds[2]))
-        auc = float(fold_aucs.mean())
         importances = (None, None)
         if max_importance_rows:
             importances = _importances(fitted[0], X, y, folds[0][1], max_importance_rows,
                                        seeds[3])
     n_ref = _n_rows(Xr)
     scores_new = scores[n_ref:]
+    # the observed AUC counts as one draw of its null: never 0, exact at any size
+    fold_p = (1 + np.sum(null_aucs >= fold_aucs - 1e-12, axis=0)) / (1 + n_permutations)
     return ShiftResult(
-        auc=auc,
-        # the observed statistic counts as one draw of the null: never 0, valid at any size
-        p_value=float((1 + np.sum(null_aucs >= auc - 1e-12)) / (1 + n_permutations)),
-        fold_aucs=fold_aucs, null_aucs=null_aucs,
+        auc=float(fold_aucs.mean()),
+        # twice the mean of dependent p-values is a p-value (Ruschendorf 1982)
+        p_value=float(min(1.0, 2.0 * fold_p.mean())),
+        fold_aucs=fold_aucs, fold_p_values=fold_p, null_aucs=null_aucs,
         scores_reference=scores[:n_ref], scores_new=scores_new,
         shifted_rows=np.argsort(-scores_new, kind="stable"),
         feature_names=names, feature_importances=importances[0],
@@ -212,7 +222,7 @@ def _folds(cv, X, y, seed) -> list[tuple[np.ndarray, np.ndarray]]:
             raise ValueError(f"cv={cv} folds need at least {cv} rows in each sample; the "
                              f"smaller one has {smaller}. Pass more rows or a smaller cv.")
         splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
-    elif hasattr(cv, "split"):
+    elif hasattr(cv, "split") and not isinstance(cv, str):
         splitter = cv
     else:
         raise TypeError(f"cv={cv!r} must be an int or a cross-validation splitter.")
@@ -246,9 +256,9 @@ def _idle_cores_only():
 
 
 def _auc_and_null(scores, y, folds, n_permutations, rng):
-    """Each fold's held-out AUC, and the permutation distribution of their mean."""
+    """Each fold's held-out AUC and its permutation distribution, (n_permutations, n_folds)."""
     fold_aucs = np.empty(len(folds))
-    null = np.zeros(n_permutations)
+    null = np.empty((n_permutations, len(folds)))
     for k, (_, test) in enumerate(folds):
         ranks = rankdata(scores[test])  # ties get their mean rank, as in the AUC
         positive = y[test] == 1
@@ -260,8 +270,8 @@ def _auc_and_null(scores, y, folds, n_permutations, rng):
         for start in range(0, n_permutations, chunk):
             stop = min(start + chunk, n_permutations)
             shuffled = rng.permuted(np.tile(ranks, (stop - start, 1)), axis=1)
-            null[start:stop] += (shuffled[:, :n_pos].sum(axis=1) - offset) / scale
-    return fold_aucs, null / len(folds)
+            null[start:stop, k] = (shuffled[:, :n_pos].sum(axis=1) - offset) / scale
+    return fold_aucs, null
 
 
 def _importances(model, X, y, test, max_rows, seed):
