@@ -45,7 +45,7 @@ def ks_bonferroni(X_ref, X_new) -> float:
     return float(min(1.0, np.min(p) * X_ref.shape[1]))
 
 
-def _shifted(rng, n_ref, n_new, d=100):
+def _shifted(rng, n_ref, n_new, d=100) -> tuple[np.ndarray, np.ndarray]:
     X_ref = rng.standard_normal((n_ref, d)).astype(np.float32)
     X_new = rng.standard_normal((n_new, d)).astype(np.float32)
     X_new[:, :MOVED] += SHIFT

@@ -12,7 +12,8 @@ is and once with batch normalisation after each convolution and hidden dense lay
 (``CNNImageClassifier(batch_norm=True)``; nothing else changes: same seed, same SGD with
 momentum and learning rate). :class:`~sklnn.callbacks.ActivationStatistics` records the mean
 and standard deviation of the pre-activations (the inputs of each ReLU, as Ioffe and Szegedy
-plotted) every 10 batches (every 2 in the quick run); :class:`~sklnn.plot.ActivationStatisticsDisplay` draws them, and
+plotted) every 10 batches (every 2 in the quick run);
+:class:`~sklnn.plot.ActivationStatisticsDisplay` draws them, and
 :class:`~sklnn.plot.TrainingCurveDisplay` the losses and test accuracies. The script prints,
 per layer, how far the pre-activations' mean and standard deviation moved after the first
 epoch, for both networks.
@@ -91,8 +92,9 @@ def main():
         print(f"{name}: test accuracy {clf.score(X_test, y_test):.4f}, final training loss "
               f"{clf.loss_curve_[-1]:.4f} ({time.perf_counter() - start:.0f} s)")
         for layer in watch.layer_names_:
-            print(f"  ReLU {layer:<12} input mean moved by {drift(clf.history_, layer, 'mean'):.3f},"
-                  f" its std by {drift(clf.history_, layer, 'std'):.3f} after epoch 1")
+            mean, std = (drift(clf.history_, layer, s) for s in ("mean", "std"))
+            print(f"  ReLU {layer:<12} input mean moved by {mean:.3f}, its std by {std:.3f} "
+                  "after epoch 1")
 
     OUTPUT.mkdir(exist_ok=True)
     suffix = " (quick run)" if args.quick else ""

@@ -143,8 +143,8 @@ class ActivationStatistics(Callback):
                 (values.sum(), values.square().sum(), values.numel()))
 
     def _reset(self):
-        self._sums: dict[str, list] = {}
-        self._batches: list[int] = []
+        self._sums = {}  # layer name -> [(sum, sum of squares, count) per forward pass]
+        self._batches = []
         self._sampled = True
 
     def _remove_hooks(self):

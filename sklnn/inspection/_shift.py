@@ -118,9 +118,10 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
     (True, 'x0')
     """
     Xr, Xn, names = _check_samples(X_reference, X_new)
-    if not (isinstance(n_permutations, numbers.Integral) and n_permutations >= 1):
+    if not (isinstance(n_permutations, numbers.Integral) and int(n_permutations) >= 1):
         raise ValueError(f"n_permutations={n_permutations!r} must be an int >= 1.")
-    if not (isinstance(max_importance_rows, numbers.Integral) and max_importance_rows >= 0):
+    if not (isinstance(max_importance_rows, numbers.Integral)
+            and int(max_importance_rows) >= 0):
         raise ValueError(f"max_importance_rows={max_importance_rows!r} must be an int >= 0 "
                          "(0 skips the importances).")
     if classifier is not None and not hasattr(classifier, "predict_proba"):
@@ -218,7 +219,7 @@ def _folds(cv, X, y, seed) -> list[tuple[np.ndarray, np.ndarray]]:
         if cv < 2:
             raise ValueError(f"cv={cv} must be at least 2 folds.")
         smaller = int(min(np.sum(y == 0), np.sum(y == 1)))
-        if smaller < cv:
+        if smaller < int(cv):
             raise ValueError(f"cv={cv} folds need at least {cv} rows in each sample; the "
                              f"smaller one has {smaller}. Pass more rows or a smaller cv.")
         splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
