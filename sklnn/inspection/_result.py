@@ -18,8 +18,9 @@ class ShiftResult:
         the folds' AUCs on their held-out rows. 0.5 when the samples cannot be told
         apart; 1.0 when they never overlap.
     p_value : float
-        P-value of "both samples come from one distribution": twice the mean of
-        ``fold_p_values``, capped at 1 (valid however the folds depend on each other).
+        P-value of "both samples come from one distribution": ``e`` times the
+        geometric mean of ``fold_p_values``, capped at 1 (valid however the folds
+        depend on each other).
     fold_aucs : ndarray of shape (n_folds,)
         Each fold's held-out AUC.
     fold_p_values : ndarray of shape (n_folds,)

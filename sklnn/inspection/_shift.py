@@ -49,7 +49,7 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
         every row exactly once.
     n_permutations : int, default=1000
         Size of each fold's permutation distribution; the smallest p-value is
-        ``2 / (n_permutations + 1)``.
+        ``e / (n_permutations + 1)``.
     max_importance_rows : int, default=2000
         Held-out rows of the first fold on which the feature importances are
         measured; 0 skips them (the slowest part on wide data).
@@ -81,12 +81,14 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
     differences scores every fold too well or too badly at once. Treating them as
     independent (comparing the mean fold AUC with the mean of independent
     permutations of each fold) gave 9 false alarms at the 5% level in 40 pairs of
-    random halves of 100 rows (logistic regression, 5 features). ``p_value`` is therefore
-    twice the mean of the fold p-values, which is a valid p-value under any
-    dependence (Ruschendorf 1982; Vovk and Wang 2020), capped at 1: it never
-    raises false alarms above ``alpha`` and pays with some power (a shift must be
-    visible in most folds). The smallest value it takes is
-    ``2 / (n_permutations + 1)``.
+    random halves of 100 rows (logistic regression, 5 features). ``p_value`` is
+    therefore ``e`` times the geometric mean of the fold p-values, capped at 1,
+    which is a valid p-value however they depend on each other (Vovk and Wang
+    2020): it never raises false alarms above ``alpha``, and pays with some power.
+    Twice their arithmetic mean is valid too, but a weak shift that early stopping
+    lets some folds' models miss, fold p-values (0.001, 0.001, 0.001, 0.08, 0.58),
+    merges to 0.27 that way and to 0.024 through the geometric mean. The smallest
+    value it takes is ``e / (n_permutations + 1)``.
 
     **The importances** are scikit-learn's
     :func:`~sklearn.inspection.permutation_importance` of the first fold's model on
@@ -154,8 +156,8 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
     fold_p = (1 + np.sum(null_aucs >= fold_aucs - 1e-12, axis=0)) / (1 + n_permutations)
     return ShiftResult(
         auc=float(fold_aucs.mean()),
-        # twice the mean of dependent p-values is a p-value (Ruschendorf 1982)
-        p_value=float(min(1.0, 2.0 * fold_p.mean())),
+        # e times the geometric mean of dependent p-values is a p-value (Vovk and Wang)
+        p_value=float(min(1.0, np.e * np.exp(np.mean(np.log(fold_p))))),
         fold_aucs=fold_aucs, fold_p_values=fold_p, null_aucs=null_aucs,
         scores_reference=scores[:n_ref], scores_new=scores_new,
         shifted_rows=np.argsort(-scores_new, kind="stable"),

@@ -36,7 +36,8 @@ def _halves(seed, n=200, d=5):
 def test_no_shift_false_alarms():
     """Two random halves of one sample: each fold's p-value is exact (uniform: alarms at
     the 5% level at their binomial rate, median near 1/2), and the combined p-value raises
-    no more alarms than its level allows."""
+    no more alarms than its level allows (e times a geometric mean: conservative, often
+    capped at 1)."""
     results = [dataset_shift(*_halves(seed), classifier=GaussianNB(),
                              n_permutations=200, max_importance_rows=0, random_state=seed)
                for seed in range(40)]
@@ -45,7 +46,8 @@ def test_no_shift_false_alarms():
     assert 0.25 <= np.median(fold_p) <= 0.75
     p = np.array([r.p_value for r in results])
     assert np.sum(p <= 0.05) <= 6
-    assert np.all((p >= 2 / 201) & (p <= 1)) and np.median(p) < 1
+    assert np.all((p >= np.e / 201 * (1 - 1e-9)) & (p <= 1))
+    assert np.mean(p < 1) >= 0.2  # conservative, not stuck at 1
 
 
 def test_detects_a_mean_shift():
@@ -81,7 +83,7 @@ def test_default_classifier_result_object():
     assert np.all(np.diff(result.shifted_scores) <= 0)
     assert result.top_features(1)[0][0] == "b"
     assert list(result.feature_names) == columns
-    assert result.p_value >= 2 / 101 and result.shift_detected()
+    assert result.p_value >= np.e / 101 * (1 - 1e-9) and result.shift_detected()
     assert "auc=" in repr(result)
 
 
