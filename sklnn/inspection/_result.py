@@ -41,6 +41,8 @@ class ShiftResult:
         shuffled (None when not computed).
     feature_importances_std : ndarray of shape (n_features,) or None
         Its standard deviation over the repeats.
+    model : fitted classifier
+        The first fold's model, on which the importances were measured.
     """
 
     auc: float
@@ -54,7 +56,7 @@ class ShiftResult:
     feature_names: np.ndarray
     feature_importances: np.ndarray | None = None
     feature_importances_std: np.ndarray | None = None
-    classifier: object = field(default=None, compare=False)
+    model: object = field(default=None, compare=False)
 
     @property
     def shifted_scores(self) -> np.ndarray:

@@ -137,18 +137,18 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
     model = _default_classifier(seeds[1]) if classifier is None else classifier
 
     scores = np.empty(len(y))
-    fitted = []
+    first = None  # the first fold's model: the importances are measured on it
     with _idle_cores_only() if classifier is None else nullcontext():
         for train, test in folds:
             fold_model = clone(model).fit(_rows(X, train), y[train])
             positive = list(fold_model.classes_).index(1)
             scores[test] = fold_model.predict_proba(_rows(X, test))[:, positive]
-            fitted.append(fold_model)
+            first = fold_model if first is None else first
         fold_aucs, null_aucs = _auc_and_null(scores, y, folds, n_permutations,
                                              np.random.default_rng(seeds[2]))
         importances = (None, None)
         if max_importance_rows:
-            importances = _importances(fitted[0], X, y, folds[0][1], max_importance_rows,
+            importances = _importances(first, X, y, folds[0][1], max_importance_rows,
                                        seeds[3])
     n_ref = _n_rows(Xr)
     scores_new = scores[n_ref:]
@@ -162,7 +162,7 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
         scores_reference=scores[:n_ref], scores_new=scores_new,
         shifted_rows=np.argsort(-scores_new, kind="stable"),
         feature_names=names, feature_importances=importances[0],
-        feature_importances_std=importances[1], classifier=model)
+        feature_importances_std=importances[1], model=first)
 
 
 def _check_samples(X_reference, X_new):

@@ -85,6 +85,7 @@ def test_default_classifier_result_object():
     assert list(result.feature_names) == columns
     assert result.p_value >= np.e / 101 * (1 - 1e-9) and result.shift_detected()
     assert "auc=" in repr(result)
+    assert result.model.n_iter_ >= 1  # the first fold's fitted gradient boosting
 
 
 def test_reproducible_and_exported():
