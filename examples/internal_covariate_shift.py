@@ -18,6 +18,11 @@ plotted) every 10 batches (every 2 in the quick run);
 per layer, how far the pre-activations' mean and standard deviation moved after the first
 epoch, for both networks.
 
+In the full-length run below (8 epochs, 6 minutes on 2 busy CPU cores) the dense layer's
+pre-activations moved by 1.36 in mean and 2.74 in standard deviation after the first epoch
+without batch normalisation, and by 0.06 and 0.14 with it; the test accuracy after 8 epochs
+was 0.9675 without and 0.9860 with.
+
 Draws ``internal_covariate_shift_activations.png`` and ``internal_covariate_shift_curves.png``
 into ``examples/output/`` (to ``$SKLNN_EXAMPLES_OUTPUT`` when set: the documentation's gallery
 shows them from there).
