@@ -44,8 +44,10 @@ class ActivationStatistics(Callback):
 
     Notes
     -----
-    The statistics accumulate on the device and are read once per epoch, so the
-    per-batch cost is a sum and a sum of squares of each watched tensor. Forward
+    The statistics stay on the device and are read once per epoch, so the
+    per-batch cost is one fused mean-and-variance pass over each watched tensor:
+    small next to a GPU step, not on a CPU, where a small CNN's fit took about a
+    third longer with the default and a few percent longer with ``every=10``. Forward
     hooks turn off the hand-written gradients of plain MLPs (they would skip the
     hooks), so a watched MLP trains at autograd's speed.
 
@@ -104,13 +106,18 @@ class ActivationStatistics(Callback):
             parts = self._sums.get(name)
             if not parts:
                 continue
-            if self.every is None:
-                total, squares, count = (sum(p[i] for p in parts) for i in range(3))
-                mean, std = _mean_std(total, squares, count)
+            # one (mean, variance) per forward pass, read off the device in one transfer
+            means, variances = torch.stack(
+                [torch.stack((m, v)) for m, v, _ in parts]).double().cpu().unbind(1)
+            if self.every is None:  # pool the batches: E[x^2] - E[x]^2 over all elements
+                counts = torch.tensor([n for _, _, n in parts], dtype=torch.float64)
+                mean = (counts * means).sum() / counts.sum()
+                square = (counts * (variances + means * means)).sum() / counts.sum()
+                std = (square - mean * mean).clamp_min(0.0).sqrt()
                 stats[name] = {"mean": float(mean), "std": float(std)}
             else:
-                pairs = torch.stack([torch.stack(_mean_std(*p)) for p in parts]).tolist()
-                stats[name] = {"mean": [m for m, _ in pairs], "std": [s for _, s in pairs]}
+                stats[name] = {"mean": means.tolist(),
+                               "std": variances.clamp_min(0.0).sqrt().tolist()}
         record["activations"] = stats
         if self.every is not None:
             record["activations_batches"] = list(self._batches)
@@ -138,12 +145,15 @@ class ActivationStatistics(Callback):
                 and tensor.is_floating_point()):
             return  # validation and predict passes run in eval mode: not recorded
         with torch.no_grad():
-            values = tensor.detach().double()
-            self._sums.setdefault(name, []).append(
-                (values.sum(), values.square().sum(), values.numel()))
+            values = tensor.detach()
+            if values.dtype in (torch.float16, torch.bfloat16):  # under autocast
+                values = values.float()
+            # one fused pass, stable in float32; batches are pooled in float64 at epoch end
+            variance, mean = torch.var_mean(values, correction=0)
+            self._sums.setdefault(name, []).append((mean, variance, values.numel()))
 
     def _reset(self):
-        self._sums = {}  # layer name -> [(sum, sum of squares, count) per forward pass]
+        self._sums = {}  # layer name -> [(mean, variance, count) per forward pass]
         self._batches = []
         self._sampled = True
 
@@ -151,11 +161,6 @@ class ActivationStatistics(Callback):
         for handle in getattr(self, "_handles", ()):
             handle.remove()
         self._handles = []
-
-
-def _mean_std(total, squares, count):
-    mean = total / count
-    return mean, (squares / count - mean * mean).clamp_min(0.0).sqrt()
 
 
 def _select(module: nn.Module, layers) -> list[str]:
