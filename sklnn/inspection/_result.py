@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)  # numpy fields: no elementwise ==
 class ShiftResult:
     """The outcome of a classifier two-sample test (see :func:`dataset_shift`).
 

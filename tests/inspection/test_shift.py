@@ -139,3 +139,12 @@ def test_display_draws_scores_and_features():
     assert len(disp.ax_.patches) == 2 * 30  # two histograms of 30 bins
     only_scores = DatasetShiftDisplay(result.scores_reference, result.scores_new, 0.5, 1.0).plot()
     assert only_scores.features_ax_ is None
+
+
+def test_display_from_data_runs_the_test():
+    X_ref, X_new = _halves(5)
+    disp = DatasetShiftDisplay.from_data(X_ref, X_new + [0, 2.0, 0, 0, 0], n_features=3,
+                                         classifier=GaussianNB(), n_permutations=50,
+                                         random_state=0)
+    assert disp.features_ax_.get_yticklabels()[0].get_text() == "x1"
+    assert disp.auc > 0.8
