@@ -87,7 +87,7 @@ def dataset_shift(X_reference, X_new, *, classifier=None, cv=5, n_permutations=1
     2020): it never raises false alarms above ``alpha``, and pays with some power.
     Twice their arithmetic mean is valid too, but a weak shift that early stopping
     lets some folds' models miss, fold p-values (0.001, 0.001, 0.001, 0.08, 0.58),
-    merges to 0.27 that way and to 0.024 through the geometric mean. The smallest
+    merges to 0.27 that way and to 0.023 through the geometric mean. The smallest
     value it takes is ``e / (n_permutations + 1)``.
 
     **The importances** are scikit-learn's
