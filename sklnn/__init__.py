@@ -17,6 +17,7 @@ from sklnn.estimators._mlp import MLPClassifierGPU, MLPRegressorGPU
 from sklnn.estimators._neural_net import NeuralNetClassifier, NeuralNetRegressor
 from sklnn.estimators._resnet import ResNetClassifier
 from sklnn.estimators._rnn_classifier import RNNClassifier
+from sklnn.inspection import dataset_shift
 from sklnn.persistence import load, save
 from sklnn.windows import make_windows
 
@@ -35,6 +36,7 @@ __all__ = [
     "SeasonalNaive",
     "__version__",
     "callbacks",
+    "dataset_shift",
     "datasets",
     "load",
     "make_windows",
