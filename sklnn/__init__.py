@@ -18,6 +18,7 @@ from sklnn.estimators._neural_net import NeuralNetClassifier, NeuralNetRegressor
 from sklnn.estimators._resnet import ResNetClassifier
 from sklnn.estimators._rnn_classifier import RNNClassifier
 from sklnn.export import to_onnx
+from sklnn.inspection import dataset_shift
 from sklnn.persistence import load, save
 from sklnn.windows import make_windows
 
@@ -36,6 +37,7 @@ __all__ = [
     "SeasonalNaive",
     "__version__",
     "callbacks",
+    "dataset_shift",
     "datasets",
     "load",
     "make_windows",

@@ -11,9 +11,11 @@ the hooks works as a callback.
 - transfer learning: :class:`Freezer`, :class:`Unfreezer`;
 - scoring: :class:`EpochScoring`;
 - logging: :class:`EpochLogger`, :class:`ProgressBar`, :class:`TensorBoard`;
+- inspection: :class:`ActivationStatistics` (layers' input statistics in ``history_``);
 - :class:`Checkpoint`: saving and resuming a fit.
 """
 
+from sklnn.callbacks._activations import ActivationStatistics
 from sklnn.callbacks._base import Callback
 from sklnn.callbacks._checkpoint import Checkpoint
 from sklnn.callbacks._logging import EpochLogger, ProgressBar, TensorBoard
@@ -22,6 +24,7 @@ from sklnn.callbacks._training import EarlyStopping, GradientNormClipping, LRSch
 from sklnn.callbacks._transfer import Freezer, Unfreezer
 
 __all__ = [
+    "ActivationStatistics",
     "Callback",
     "Checkpoint",
     "EarlyStopping",

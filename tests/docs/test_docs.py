@@ -29,6 +29,7 @@ import sklnn.engine
 import sklnn.estimators
 import sklnn.export
 import sklnn.history
+import sklnn.inspection
 import sklnn.modules
 import sklnn.parallel
 import sklnn.persistence
@@ -38,10 +39,11 @@ import sklnn.summary
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_PACKAGES = [sklnn, sklnn.callbacks, sklnn.data, sklnn.datasets, sklnn.summary,
                    sklnn.history, sklnn.persistence, sklnn.export, sklnn.parallel, sklnn.plot,
-                   sklnn.estimators, sklnn.modules, sklnn.engine]
+                   sklnn.estimators, sklnn.modules, sklnn.engine, sklnn.inspection]
 # Examples that save figures, and how many (the CIFAR-10 one is shown but not run).
-FIGURES = {"cnn_mnist": 2, "demo": 1, "deploy_onnx": 1, "gaussian_blobs": 1, "mnist_mlp": 1,
-           "resnet_degradation": 1, "resnet_mnist": 1, "rnn_forecasting": 1}
+FIGURES = {"cnn_mnist": 2, "demo": 1, "deploy_onnx": 1, "gaussian_blobs": 1,
+           "internal_covariate_shift": 2, "mnist_mlp": 1, "resnet_degradation": 1,
+           "resnet_mnist": 1, "rnn_forecasting": 1}
 BUILD_TIMEOUT_S = 600  # a hang must not block the suite; the build takes 1-2 minutes on 2 cores
 
 

@@ -30,6 +30,7 @@ def _sources(folder: str = "") -> list[Path]:
     ("modules", ("sklnn.engine", "sklnn.estimators", "sklnn.callbacks", "sklnn.persistence")),
     ("engine", ("sklnn.estimators", "sklnn.callbacks", "sklnn.persistence")),
     ("callbacks", ("sklnn.estimators", "sklnn.persistence")),
+    ("inspection", ("sklnn.estimators", "sklnn.callbacks", "sklnn.persistence")),
 ])
 def test_imports_flow_from_estimators_to_engine_to_modules(layer, forbidden):
     for path in _sources(layer):
