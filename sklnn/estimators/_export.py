@@ -9,6 +9,7 @@ output handling differs. ONNX conversion (``sklnn.to_onnx``) starts from the sam
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -96,7 +97,11 @@ class ExportableModel:
         example = self._example_input(X_sample)
         batch = torch.export.Dim("batch", min=1)
         try:
-            return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+            with warnings.catch_warnings():
+                # torch's RNN layers rebuild their flat weight list in forward; export reads
+                # them as written, and the warning asks the layer's authors (torch) to change
+                warnings.filterwarnings("ignore", message="The tensor attributes .*_flat_weights")
+                return torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
         except Exception as error:
             raise NotExportableError(
                 f"torch.export could not export {type(self).__name__}'s network: "
