@@ -50,9 +50,9 @@ DEFAULTS_THAT_DIFFER = {
     ("RNNForecaster", "bidirectional"), ("RNNClassifier", "learning_rate_init"),
     ("RNNClassifier", "max_iter"),
     # the FCN of Wang et al. (2017): 1-D channels per block, batch norm after every
-    # convolution, and the epochs docs/sequences.md measured
+    # convolution, and the training budget (max_iter="auto") under a cosine schedule
     ("CNNSequenceClassifier", "filters"), ("CNNSequenceClassifier", "batch_norm"),
-    ("CNNSequenceClassifier", "max_iter"),
+    ("CNNSequenceClassifier", "max_iter"), ("CNNSequenceClassifier", "learning_rate"),
     # a user's own module gets no hidden L2 penalty: PyTorch users expect none
     ("NeuralNetClassifier", "alpha"), ("NeuralNetRegressor", "alpha"),
 }
@@ -60,9 +60,9 @@ DEFAULTS_THAT_DIFFER = {
 # own layers (where dropout or batch norm go, which layers the activation follows, 2-D
 # filters or 1-D channels), or ResNet's alpha, whose default needs the paper's batch-size
 # arithmetic, or the sequence classifiers' batch_size, whose "auto" gives small training
-# sets more steps.
+# sets more steps, or max_iter, whose "auto" states each estimator's training budget.
 DESCRIPTIONS_THAT_DIFFER = {"dropout", "batch_norm", "activation", "loss", "alpha", "batch_size",
-                            "filters"}
+                            "filters", "max_iter"}
 
 
 def _documented_parameters(cls) -> dict[str, str]:
