@@ -48,7 +48,8 @@ SMALL = {
     sklnn.ResNetClassifier: dict(depth=8, width=0.25, learning_rate="constant"),
     sklnn.RNNForecaster: dict(hidden_size=3, num_layers=1),
     sklnn.RNNClassifier: dict(hidden_size=3, num_layers=1),
-    sklnn.CNNSequenceClassifier: dict(filters=(2, 2), kernel_sizes=(3, 3), learning_rate="constant"),
+    sklnn.CNNSequenceClassifier: dict(filters=(2, 2), kernel_sizes=(3, 3),
+                                      learning_rate="constant"),
 }
 
 
