@@ -242,6 +242,11 @@ ATTRIBUTES = {
     "sequence_shape_": ("tuple of int",
                         "``(T, F)``: steps and features per sequence seen in ``fit``."),
     "horizon_": ("int", "Values forecast per window (columns of ``y``)."),
+    "uses_network_": ("bool", "Whether ``predict`` uses the network. With ``season_length`` "
+                      "(point forecasts, not warm-started), a network trained on all but the "
+                      "last tenth of the windows is compared with seasonal naive there, by "
+                      "mean absolute error; if it is not better, ``predict`` forecasts the "
+                      "seasonal base (seasonal naive). True otherwise."),
     "n_features_in_": ("int", "Length of a validated input row: the number of features, "
                        "``C * H * W`` for images, ``T * F`` for sequences."),
     "feature_names_in_": ("ndarray of shape (`n_features_in_`,)",
