@@ -217,13 +217,13 @@ def auto_max_iter(budget) -> Param:
     return ENGINE["max_iter"].replace(
         default="auto", kind='int or "auto"',
         constraints=(StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")),
-        doc=f"""
-        Epochs for the stochastic solvers (each sample seen ``max_iter`` times),
-        iterations for "lbfgs". "auto" (the default) fixes the samples seen
-        rather than the passes: {budget.describe()}, counting about three
-        forward passes' FLOPs per sample per epoch. Small training sets get
-        more epochs, large ones fewer; with the default cosine schedule every
-        one of them is run. A number given here always wins.""")
+        doc=textwrap.fill(
+            'Epochs for the stochastic solvers (each sample seen ``max_iter`` times), '
+            'iterations for "lbfgs". "auto" (the default) fixes the samples seen rather than '
+            f"the passes: {budget.describe()}, counting about three forward passes' FLOPs per "
+            "sample per epoch. Small training sets get more epochs, large ones fewer; with "
+            "the default cosine schedule every one of them is run. A number given here "
+            "always wins.", 72))
 
 
 def engine_params(**defaults) -> tuple[Param, ...]:
