@@ -35,6 +35,7 @@ def _workloads(quick: bool):
             n_iter_no_change=mlp_epochs + 1, n_processes=n, **fixed)),
         ("lecture CNN on MNIST", cnn_epochs, lambda n: CNNImageClassifier(
             input_shape=(1, 28, 28), max_iter=cnn_epochs, n_iter_no_change=cnn_epochs + 1,
+            dropout=0.0, shift_range=0, learning_rate="constant",
             n_processes=n, **fixed)),
     ]
 

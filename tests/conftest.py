@@ -44,11 +44,14 @@ SMALL = {
     sklnn.NeuralNetRegressor: dict(module=TinyNet),
     sklnn.MLPClassifierGPU: dict(hidden_layer_sizes=(3,)),
     sklnn.MLPRegressorGPU: dict(hidden_layer_sizes=(3,)),
-    sklnn.CNNImageClassifier: dict(filters=(2,), dense_layers=(3,)),
+    # the lecture's network without the default dropout, shifts and schedule (on 4x4 images)
+    sklnn.CNNImageClassifier: dict(filters=(2,), dense_layers=(3,), dropout=0.0, shift_range=0,
+                                   learning_rate="constant"),
     sklnn.ResNetClassifier: dict(depth=8, width=0.25, learning_rate="constant"),
     sklnn.RNNForecaster: dict(hidden_size=3, num_layers=1),
     sklnn.RNNClassifier: dict(hidden_size=3, num_layers=1),
-    sklnn.CNNSequenceClassifier: dict(filters=(2, 2), kernel_sizes=(3, 3)),
+    sklnn.CNNSequenceClassifier: dict(filters=(2, 2), kernel_sizes=(3, 3),
+                                      learning_rate="constant"),
     sklnn.MLPAutoencoder: dict(hidden_layer_sizes=(3,)),
     sklnn.ConvAutoencoder: dict(filters=(2,)),
 }
@@ -95,7 +98,11 @@ def outputs(estimator, X):
 CHECKED = [
     sklnn.MLPClassifierGPU(max_iter=100, random_state=0),
     sklnn.MLPRegressorGPU(max_iter=100, random_state=0),
+    # the lecture's training: the checks' rows are 1 x n images, which a shift of 2 pixels
+    # would blank, and one batch of 128 trains repeated rows and weights alike
     sklnn.CNNImageClassifier(filters=(4,), dense_layers=(16,), learning_rate_init=0.01,
+                             dropout=0.0, shift_range=0, batch_size=128,
+                             learning_rate="constant",
                              max_iter=30, random_state=0),
     # with its default batch norm, whose training statistics honour sample weights
     sklnn.ResNetClassifier(depth=8, width=0.25, learning_rate_init=0.05, max_iter=20,

@@ -35,8 +35,16 @@ def update_no_improvement(state: ProgressState, valid_score, early_stopping: boo
 
 def plateau_reached(state: ProgressState, schedule: Schedule, optimizer,
                     early_stopping: bool, tol: float, n_iter_no_change, verbose: bool) -> bool:
-    """True when training should stop; "adaptive" schedules lower the rate instead."""
+    """True when training should stop; "adaptive" schedules lower the rate instead.
+
+    A planned schedule ("cosine", "step") is not cut short by the training loss: its
+    last epochs, at small rates, are where it converges (on a UCR set of 36 sequences
+    the rule stopped a 200-epoch cosine after 64-76 epochs, 0.49-0.70 test accuracy,
+    against 0.78-0.83 at its end). Early stopping on a validation score still stops it.
+    """
     if state.no_improvement_count <= n_iter_no_change:
+        return False
+    if schedule.planned and not early_stopping:
         return False
     if not schedule.on_plateau(optimizer):
         state.no_improvement_count = 0

@@ -24,6 +24,7 @@ from sklnn._sklearn_private import _fit_context
 from sklnn._warnings import attributed_to_user
 from sklnn.callbacks._base import callback_params, check_callbacks, set_callback_params
 from sklnn.engine import fitting
+from sklnn.engine.budget import EpochBudget, resolve_max_iter
 from sklnn.engine.devices import autocast_dtype, place_module, saved_device, to_cpu
 from sklnn.engine.inference import predict_batch_rows, predict_outputs
 from sklnn.engine.solvers import is_stochastic
@@ -88,6 +89,9 @@ class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimat
 
     def _init_module(self, module, generator, initial=None) -> None:
         """Initialise weights reproducibly; the default keeps PyTorch's own init."""
+
+    #: the rule behind ``max_iter="auto"`` (estimators that declare it); see engine.budget
+    _epoch_budget: EpochBudget | None = None
 
     def _flops_per_sample(self, module) -> float:
         """Multiply-adds of one forward pass, used to choose the thread count."""
@@ -314,6 +318,9 @@ class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimat
         self.module_, self.device_, self._compute_dtype = module, where.device, where.dtype
         self.n_outputs_ = n_outputs
         epochs_before = state.n_iter
+        # max_iter="auto": the engine's training budget for this many rows and this network
+        settings.max_iter = resolve_max_iter(self.max_iter, self._epoch_budget, len(y_encoded),
+                                             self._predict_flops_per_sample(module))
         train, valid = self._split(X, y, y_encoded, sample_weight, rng, validation_data,
                                    where.device, where.dtype)
         trained = fitting.train(

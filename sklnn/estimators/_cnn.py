@@ -47,12 +47,15 @@ CNN_PARAMS = (
           "Convolutional layers (0-based indices) followed by pooling."),
     Param("batch_norm", False, BOOL, "bool",
           "Batch normalisation after each convolution and hidden dense layer."),
-    Param("dropout", 0.0, FRACTION, "float",
-          "Dropout probability after every pooling layer and hidden dense layer."),
+    Param("dropout", 0.25, FRACTION, "float", """
+        Dropout probability after every pooling layer and hidden dense layer
+        (light regularisation by default; 0 gives the lecture's network)."""),
     Param("dense_layers", (64,), SIZES, "sequence of int", check=check_sizes(), doc=
           "Units of the hidden dense layers after the convolutional part."),
-    *IMAGE_PARAMS,
-    *engine_params(batch_size=128, max_iter=20),
+    # light augmentation, and a cosine schedule over max_iter epochs in batches of 32: chosen
+    # on a validation split of the 8,000 MNIST training images (docs/images.md)
+    *(p.replace(default=2) if p.name == "shift_range" else p for p in IMAGE_PARAMS),
+    *engine_params(batch_size=32, learning_rate="cosine", max_iter=20),
     CLASS_WEIGHT,
 )
 
@@ -64,6 +67,12 @@ class CNNImageClassifier(ImageClassifierBase):
     and 64 3x3 filters, 2x2 max pooling after the second, a dense layer of 64
     ReLU units and one output per class (softmax in the loss). Every part is a
     constructor parameter, so the network can be tuned with GridSearchCV.
+
+    The default training adds light regularisation to that network: dropout
+    0.25, random shifts of up to 2 pixels, and Adam in batches of 32 with a
+    cosine schedule over ``max_iter`` epochs. The lecture's exact network and
+    training are ``CNNImageClassifier(dropout=0.0, shift_range=0,
+    batch_size=128, learning_rate="constant")``.
 
     Parameters
     ----------
@@ -89,7 +98,8 @@ class CNNImageClassifier(ImageClassifierBase):
     >>> from sklnn import CNNImageClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> images = (X.reshape(-1, 8, 8)[:300] / 16.0).astype("float32")
-    >>> clf = CNNImageClassifier(filters=(8,), dense_layers=(32,), batch_size=32,
+    >>> # 8x8 digits have no margin to shift: no augmentation
+    >>> clf = CNNImageClassifier(filters=(8,), dense_layers=(32,), shift_range=0,
     ...                          learning_rate_init=0.01, max_iter=10, random_state=0)
     >>> clf = clf.fit(images, y[:300])
     >>> clf.input_shape_, clf.n_features_in_
@@ -102,9 +112,9 @@ class CNNImageClassifier(ImageClassifierBase):
 
     def __init__(self, filters=(32, 64), kernel_size=3, *, stride=1, padding="valid",
         activation="relu", pooling="max", pool_size=2, pool_after="last", batch_norm=False,
-        dropout=0.0, dense_layers=(64,), input_shape=None, data_format="auto", shift_range=0,
-        horizontal_flip=False, solver="adam", alpha=0.0001, batch_size=128,
-        learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=20,
+        dropout=0.25, dense_layers=(64,), input_shape=None, data_format="auto", shift_range=2,
+        horizontal_flip=False, solver="adam", alpha=0.0001, batch_size=32,
+        learning_rate="cosine", learning_rate_init=0.001, power_t=0.5, max_iter=20,
         shuffle=True, random_state=None, tol=0.0001, verbose=False, warm_start=False,
         momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
         beta_1=0.9, beta_2=0.999, epsilon=1e-08, n_iter_no_change=10, max_fun=15000,

@@ -115,7 +115,9 @@ ENGINE_PARAMS: tuple[Param, ...] = (
         epochs of one ``fit`` for every stochastic solver; each
         ``partial_fit`` call is one epoch at ``learning_rate_init``. With
         these two, reaching ``max_iter`` is the plan and raises no
-        ConvergenceWarning; "lbfgs" cannot follow them and raises."""),
+        ConvergenceWarning, and the training-loss ``tol`` rule does not end
+        the fit early (early stopping on a validation score still does);
+        "lbfgs" cannot follow them and raises."""),
     Param("learning_rate_init", 0.001, (Interval(Real, 0.0, None, closed="neither"),), "float",
           "Initial step size of the stochastic solvers."),
     Param("power_t", 0.5, (Interval(Real, None, None, closed="neither"),), "float",
@@ -154,7 +156,8 @@ ENGINE_PARAMS: tuple[Param, ...] = (
     Param("n_iter_no_change", 10, (Interval(Integral, 1, None, closed="left"),
                                    Options(Real, {np.inf})), "int or np.inf", """
         Epochs without a ``tol`` improvement before stopping; ``np.inf`` never
-        stops on this rule."""),
+        stops on this rule. Without early stopping it does not stop the planned
+        schedules ("cosine", "step") before their end."""),
     Param("max_fun", 15000, (Interval(Integral, 1, None, closed="left"),), "int",
           'Maximum loss evaluations for "lbfgs".'),
     Param("device", "auto", (str, torch.device), "str or torch.device", """
@@ -208,6 +211,21 @@ CLASS_WEIGHT = Param("class_weight", None, (dict, StrOptions({"balanced"}), None
                      "Weights of the classes in the loss, as in scikit-learn's linear models.")
 
 
+def auto_max_iter(budget) -> Param:
+    """The ``max_iter`` entry of an estimator whose default is the engine's training budget
+    (:class:`sklnn.engine.budget.EpochBudget`), with the rule written into its docs."""
+    return ENGINE["max_iter"].replace(
+        default="auto", kind='int or "auto"',
+        constraints=(StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")),
+        doc=textwrap.fill(
+            'Epochs for the stochastic solvers (each sample seen ``max_iter`` times), '
+            'iterations for "lbfgs". "auto" (the default) fixes the samples seen rather than '
+            f"the passes: {budget.describe()}, counting about three forward passes' FLOPs per "
+            "sample per epoch. Small training sets get more epochs, large ones fewer; with "
+            "the default cosine schedule every one of them is run. A number given here "
+            "always wins.", 72))
+
+
 def engine_params(**defaults) -> tuple[Param, ...]:
     """The engine parameters, with the given defaults replaced for one estimator."""
     unknown = set(defaults) - set(ENGINE)
@@ -224,6 +242,11 @@ ATTRIBUTES = {
     "sequence_shape_": ("tuple of int",
                         "``(T, F)``: steps and features per sequence seen in ``fit``."),
     "horizon_": ("int", "Values forecast per window (columns of ``y``)."),
+    "uses_network_": ("bool", "Whether ``predict`` uses the network. With ``season_length`` "
+                      "(point forecasts, not warm-started), a network trained on all but the "
+                      "last tenth of the windows is compared with seasonal naive there, by "
+                      "mean absolute error; if it is not better, ``predict`` forecasts the "
+                      "seasonal base (seasonal naive). True otherwise."),
     "n_features_in_": ("int", "Length of a validated input row: the number of features, "
                        "``C * H * W`` for images, ``T * F`` for sequences."),
     "feature_names_in_": ("ndarray of shape (`n_features_in_`,)",

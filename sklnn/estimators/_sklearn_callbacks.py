@@ -80,6 +80,8 @@ def with_sklearn_callbacks(fit):
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         stochastic = is_stochastic(estimator._solver())
         epochs = (1 if incremental else estimator.max_iter) if stochastic else 0
+        if not isinstance(epochs, int):  # max_iter="auto": known once the fit has the data
+            epochs = None
         # teardown runs even when the fit raises; nested inside scikit-learn's own
         # _fit_context it is a no-op there (the context is gone once torn down here)
         with callback_management_context(estimator):

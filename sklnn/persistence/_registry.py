@@ -39,9 +39,10 @@ SAVED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "MLPAutoencoder": _COMMON,
     "ConvAutoencoder": _COMMON + _IMAGES,
 }
-# Saved when present: feature names (fitted on a DataFrame with string column names) and
-# the fit's thread count (absent from files written before it existed).
-OPTIONAL_ATTRIBUTES = ("feature_names_in_", "n_threads_", "_keyword_inputs")
+# Saved when present: feature names (fitted on a DataFrame with string column names), and
+# the fit's thread count and the forecaster's choice of forecast (absent from files written
+# before they existed).
+OPTIONAL_ATTRIBUTES = ("feature_names_in_", "n_threads_", "_keyword_inputs", "uses_network_")
 
 _CLASSES: dict[str, type] = {}
 

@@ -130,6 +130,7 @@ _FITTED = {
     "_output_kind": lambda v, w: v if v in _OUTPUT_KINDS else _fail(
         w, f"expected one of {_OUTPUT_KINDS}, got {_show(v)}"),
     "_integer_input": lambda v, w: v if isinstance(v, bool) else _fail(w, "expected a bool"),
+    "uses_network_": lambda v, w: v if isinstance(v, bool) else _fail(w, "expected a bool"),
     "_keyword_inputs": lambda v, w: _keyword_inputs(v, w),
     "sequence_shape_": lambda v, w: _shape(v, w, 2),
     "horizon_": lambda v, w: _int(v, w, 1, 2**31),

@@ -63,6 +63,7 @@ def fit(estimator, X, y, monkeypatch=None, layout="channels_last"):
 
 @pytest.mark.parametrize("make", [
     lambda: CNNImageClassifier(filters=(8, 16), dense_layers=(16,), batch_size=16, max_iter=2,
+                               dropout=0.0, shift_range=0, learning_rate="constant",
                                random_state=0),
     lambda: ResNetClassifier(8, batch_size=16, max_iter=2, random_state=0),
     lambda: ResNetClassifier(8, shortcut="B", batch_size=16, max_iter=2, random_state=0),
@@ -93,7 +94,8 @@ def test_a_narrow_projection_shortcut_trains_in_the_default_layout():
 def test_lbfgs_save_and_load_keep_a_channels_last_network_working(tmp_path):
     X, y = images(n=32)
     clf = CNNImageClassifier(filters=(4, 8), dense_layers=(8,), solver="lbfgs", max_iter=3,
-                             batch_size=32, random_state=0)
+                             batch_size=32, dropout=0.0, shift_range=0,
+                             learning_rate="constant", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)

@@ -30,7 +30,9 @@ from sklnn.modules import (
     resnet110,
 )
 
-TINY_CNN = dict(filters=(4,), dense_layers=(8,), max_iter=2, random_state=0)
+# the lecture's training (without the default dropout, shifts, small batches and schedule)
+TINY_CNN = dict(filters=(4,), dense_layers=(8,), max_iter=2, random_state=0, dropout=0.0,
+                shift_range=0, batch_size=128, learning_rate="constant")
 TINY_RESNET = dict(depth=8, width=0.25, max_iter=2, random_state=0)
 
 
@@ -248,7 +250,7 @@ def test_rgb_channels_last_with_augmentation_and_schedule():
 
 def test_cosine_schedule_decays_from_learning_rate_init(digits):
     X, y = digits[0][:64], digits[1][:64]
-    clf = CNNImageClassifier(**{**TINY_CNN, "max_iter": 4}, learning_rate="cosine",
+    clf = CNNImageClassifier(**{**TINY_CNN, "max_iter": 4, "learning_rate": "cosine"},
                              learning_rate_init=0.01).fit(X, y)
     rates = [r["lr"] for r in clf.history_]
     assert rates[0] == pytest.approx(0.01)
@@ -301,7 +303,7 @@ def test_cnn_learns_8x8_digits(digits):
     # small enough for the engine's single-thread rule; the example trains the two-layer CNN
     clf = CNNImageClassifier(filters=(8,), padding="same", dense_layers=(64,), batch_size=32,
                              learning_rate="cosine", learning_rate_init=0.003, max_iter=10,
-                             random_state=0)
+                             dropout=0.0, shift_range=0, random_state=0)
     clf.fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.95
 
