@@ -26,7 +26,7 @@ from sklnn.estimators._forecast_transforms import (
 )
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
 from sklnn.estimators._tasks import NeuralRegressor
-from sklnn.modules.inference import WindowForecaster
+from sklnn.modules.inference import SeasonalRepeat, WindowForecaster
 from sklnn.validation import check_int, check_sample_weight, to_host
 
 FORECASTER_PARAMS = (
@@ -445,6 +445,10 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
 
     def _predictor(self, network, dtype):
         steps, features = self.sequence_shape_
+        if not getattr(self, "uses_network_", True):  # predict's seasonal-naive fallback
+            return SeasonalRepeat(steps=steps, features=features,
+                                  season_length=self.season_length,
+                                  target_feature=self.target_feature, horizon=self.horizon_)
         quantile = self.loss == "quantile"
         return WindowForecaster(
             network, steps=steps, features=features, horizon=self.horizon_,

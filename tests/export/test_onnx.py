@@ -130,6 +130,19 @@ def test_forecaster(params, features, horizon):
         assert_matches(est, run(proto, rows[:1]), rows[:1])
 
 
+def test_forecaster_falling_back_to_seasonal_naive_exports_the_fallback():
+    X, y = series_windows(n_windows=120, horizon=2)
+    # a huge step for one epoch: the network loses to seasonal naive on the held-out windows
+    est = small(sklnn.RNNForecaster, season_length=4, learning_rate_init=5.0,
+                max_iter=1).fit(X, y)
+    assert est.uses_network_ is False
+    rows = X.astype(np.float32)
+    assert_matches(est, run(sklnn.to_onnx(est, rows), rows), rows)
+    program = est.export(rows)
+    np.testing.assert_allclose(program.module()(torch.from_numpy(rows)).numpy(),
+                               est.predict(rows), rtol=1e-6)
+
+
 @pytest.mark.parametrize("params", [
     dict(cell="gru", readout="flatten"),
     dict(cell="rnn", readout="last", bidirectional=False, num_layers=2),
