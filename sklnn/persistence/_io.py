@@ -248,8 +248,12 @@ def _restore_labels(estimator, label_type) -> None:
     n_outputs = estimator.n_outputs_
     binarizer = LabelBinarizer()
     if label_type == "multilabel-indicator":
-        if not np.array_equal(classes, np.arange(n_outputs)):
-            raise ValueError(f"a multilabel model's classes_ are 0..{n_outputs - 1}")
+        # Sizes are compared before anything of size n_outputs_ is built: classes_ was
+        # already paid for by the metadata's budget, n_outputs_ is only a number.
+        if classes.ndim != 1 or len(classes) != n_outputs or not np.array_equal(
+                classes, np.arange(len(classes))):
+            raise ValueError(f"a multilabel model's classes_ are 0..{len(classes) - 1}, one "
+                             f"per output; the file declares {n_outputs} outputs")
         # Two rows (all 0, all 1) give the same fitted binarizer as np.eye(n), in O(n).
         binarizer.fit(np.repeat(np.array([[0], [1]]), n_outputs, axis=1))
     else:

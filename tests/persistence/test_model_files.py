@@ -66,6 +66,15 @@ def _attacks(folder: Path) -> dict[str, tuple[Path, str]]:
             "needs 12,80"),
         "40,000 classes": (_edit(multilabel, folder / "classes", classes_=np.arange(40000),
                                  n_outputs_=40000), "declares"),
+        # issue 27.1: n_outputs_ was used to build an array before it was compared with
+        # classes_ (+2 GiB for 2**28; a bare MemoryError for 2**31)
+        "multilabel n_outputs_ 2**28, 2 classes": (
+            _edit(multilabel, folder / "outputs", classes_=np.arange(2), n_outputs_=2**28),
+            "classes_ are 0..1"),
+        "RNNClassifier n_outputs_ 2**31": (
+            _edit(FORMAT1 / "RNNClassifier.sklnn", folder / "rnn-outputs",
+                  _set("label_type", "multilabel-indicator"), classes_=np.arange(2),
+                  n_outputs_=2**31), "classes_ are 0..1"),
         "CNN input_shape_ (1, 6000, 6000)": (
             _edit(cnn, folder / "cnn-shape", input_shape_=(1, 6000, 6000),
                   n_features_in_=36_000_000), "declares"),
