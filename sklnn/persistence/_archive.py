@@ -169,3 +169,54 @@ def read_arrays(weights: bytes, expected: dict) -> dict[str, np.ndarray]:
                 raise ModelFileError(f"{WEIGHTS}: {name} cannot be read ({exc}).") from None
             arrays[name] = array
     return arrays
+
+
+def check_skops(data: bytes, budget: Budget, where: str) -> None:
+    """Bound what skops will allocate for ``data`` (itself a zip) before skops opens it.
+
+    skops reads its ``schema.json`` and ``.npy`` members without a limit, so each member is
+    held to the rules of a model file's members (method, inflation, the budget) and each
+    ``.npy`` header's shape to the member's declared size, without inflating anything.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        raise ModelFileError(f"{where} is not a readable zip archive ({exc}).") from None
+    with archive:
+        infos = archive.infolist()
+        if len({info.filename for info in infos}) != len(infos):
+            raise ModelFileError(f"{where} holds a member twice.")
+        total = 0
+        for info in infos:
+            if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED,
+                                                                   zipfile.ZIP_DEFLATED):
+                raise ModelFileError(f"{where}: member {info.filename} is encrypted or "
+                                     "compressed with a method sklnn does not write.")
+            try:
+                check_inflation(info, budget)
+            except ModelFileError as exc:
+                raise ModelFileError(f"{where}: {exc}") from None
+            json_member = info.filename.endswith(".json")
+            total += info.file_size * (JSON_FACTOR if json_member else 1)
+            budget.need(total, where)
+            if info.filename.endswith(".npy"):
+                _check_npy_header(archive, info, where)
+        budget.need(total, where)
+
+
+def _check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> None:
+    """An array member's header declares no more data than the member holds."""
+    try:
+        with archive.open(info) as handle:
+            version = npy.read_magic(handle)
+            header = (npy.read_array_header_1_0 if version == (1, 0)
+                      else npy.read_array_header_2_0)
+            shape, _, dtype = header(handle, max_header_size=NPY_OVERHEAD)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ModelFileError(f"{where}: {info.filename} cannot be read ({exc}).") from None
+    if any(not isinstance(n, int) or n < 0 for n in shape) or dtype.hasobject:
+        raise ModelFileError(f"{where}: {info.filename} declares a {dtype} array of shape "
+                             f"{shape}, which sklnn does not read.")
+    if math.prod(shape) * dtype.itemsize > info.file_size:
+        raise ModelFileError(f"{where}: {info.filename} declares a {dtype} array of shape "
+                             f"{shape}, more than its {info.file_size:,} bytes hold.")

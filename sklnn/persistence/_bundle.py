@@ -168,7 +168,9 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
         archive = zipfile.ZipFile(handle)
         with archive:
             infos = {info.filename: info for info in archive.infolist()}
-            budget = _archive.Budget(max_bytes, sum(i.file_size for i in infos.values()))
+            # The default budget follows the bytes actually on disk, not what the archive
+            # declares about itself (each member is also held to the inflation rule).
+            budget = _archive.Budget(max_bytes, os.fstat(handle.fileno()).st_size)
             manifest = _manifest(archive, infos, budget, where)
             members = {BUNDLE, OBJECTS} | {e["member"] for e in manifest["estimators"]}
             if len(infos) != len(archive.infolist()) or set(infos) != members:
@@ -184,6 +186,7 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
             objects = _archive.read_member(archive, infos[OBJECTS])
             networks = [_archive.read_member(archive, infos[e["member"]])
                         for e in manifest["estimators"]]
+    _archive.check_skops(objects, budget, f"{where}: {OBJECTS}")
     pipeline = _load_objects(objects, names, where)
     with tempfile.TemporaryDirectory() as folder:
         for k, (entry, data) in enumerate(zip(manifest["estimators"], networks)):

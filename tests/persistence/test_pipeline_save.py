@@ -94,3 +94,78 @@ def test_untrusted_types_are_refused(tmp_path):
             archive.writestr(member, data)
     with pytest.raises(ModelFileError, match=r"estimator 0 at step \[0\]"):
         sklnn.load(bad, trusted=[name])
+
+
+def _rezip(members: dict) -> bytes:
+    import io
+    import warnings
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate names
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _members(data: bytes) -> dict:
+    import io
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    X, y = _data()
+    pipe = make_pipeline(StandardScaler(), MLPClassifierGPU(hidden_layer_sizes=(4,), max_iter=1,
+                                                            random_state=0))
+    with pytest.warns(Warning):
+        pipe.fit(X, y)
+    path = tmp_path_factory.mktemp("bundle") / "good.zip"
+    sklnn.save(pipe, path)
+    return path
+
+
+def _with_inner(bundle, tmp_path, edit) -> str:
+    outer = _members(bundle.read_bytes())
+    inner = _members(outer["objects.skops"])
+    edit(inner)
+    outer["objects.skops"] = _rezip(inner)
+    path = tmp_path / "edited.zip"
+    path.write_bytes(_rezip(outer))
+    return path
+
+
+def _npy(shape, data: bytes) -> bytes:
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": shape})
+    return header.getvalue() + data
+
+
+def test_the_inner_skops_zip_is_held_to_the_budget_before_skops_reads_it(bundle, tmp_path):
+    """issue 27.2: a 5 KB bundle whose inner .npy inflates to 512 MiB cost +1 GiB of memory
+    and loaded, even with max_bytes=50 MB."""
+    def bomb(inner):
+        name = next(n for n in inner if n.endswith(".npy"))
+        inner[name] = _npy((2**26,), bytes(2**29))
+
+    path = _with_inner(bundle, tmp_path, bomb)
+    assert path.stat().st_size < 10**6
+    with pytest.raises(ModelFileError, match="objects.skops.*zip bomb"):
+        sklnn.load(path)
+    with pytest.raises(ModelFileError, match="objects.skops needs about 512.0 MiB"):
+        sklnn.load(path, max_bytes=50 * 2**20)
+
+    def header_lies(inner):  # a small member whose header declares 8 GiB
+        name = next(n for n in inner if n.endswith(".npy"))
+        inner[name] = _npy((2**30,), bytes(64))
+
+    with pytest.raises(ModelFileError, match="more than its .* bytes hold"):
+        sklnn.load(_with_inner(bundle, tmp_path, header_lies))
+    assert repr(sklnn.load(bundle)).startswith("Pipeline")
+
