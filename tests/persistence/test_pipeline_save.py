@@ -169,3 +169,64 @@ def test_the_inner_skops_zip_is_held_to_the_budget_before_skops_reads_it(bundle,
         sklnn.load(_with_inner(bundle, tmp_path, header_lies))
     assert repr(sklnn.load(bundle)).startswith("Pipeline")
 
+
+
+def _with_objects(bundle, tmp_path, obj, places=None, version=1) -> str:
+    import skops.io
+
+    outer = _members(bundle.read_bytes())
+    manifest = json.loads(outer["bundle.json"])
+    if places is not None:
+        manifest["estimators"] = [{"member": f"estimator-{k}.sklnn", "path": p}
+                                  for k, p in enumerate(places)]
+        network = outer["estimator-0.sklnn"]
+        outer = {k: v for k, v in outer.items() if not k.startswith("estimator-")}
+        outer.update({f"estimator-{k}.sklnn": network for k in range(len(places))})
+    manifest["format_version"] = version
+    outer["bundle.json"] = json.dumps(manifest).encode()
+    if obj is not None:
+        outer["objects.skops"] = skops.io.dumps(obj)
+    path = tmp_path / "malformed.zip"
+    path.write_bytes(_rezip(outer))
+    return path
+
+
+def _pipeline_with_steps(steps):
+    pipe = make_pipeline(StandardScaler())
+    pipe.steps = steps
+    return pipe
+
+
+@pytest.mark.parametrize("case", ["list", "LogisticRegression", "dangling marker",
+                                  "step is a string", "step is a 1-tuple", "step is an int",
+                                  "step is a dict", "nested step is a string",
+                                  "format_version true", "format_version -7"])
+def test_malformed_bundles_raise_model_file_error(bundle, tmp_path, case):
+    """issue 27.3: these raised ValueError, TypeError, IndexError or KeyError, or loaded
+    a list, a LogisticRegression or a Pipeline holding the marker string."""
+    from sklearn.linear_model import LogisticRegression
+
+    marker = "sklnn-estimator-0"
+    nested = make_pipeline(StandardScaler(), _pipeline_with_steps(["abc"]))
+    obj, places, version = {
+        "list": ([1, 2], [], 1),
+        "LogisticRegression": (LogisticRegression(), [], 1),
+        "dangling marker": (_pipeline_with_steps([("s", StandardScaler()), ("m", marker)]),
+                            [], 1),
+        "step is a string": (_pipeline_with_steps(["abc"]), [[0]], 1),
+        "step is a 1-tuple": (_pipeline_with_steps([("a",)]), [[0]], 1),
+        "step is an int": (_pipeline_with_steps([1]), [[0]], 1),
+        "step is a dict": (_pipeline_with_steps([{"a": 1}]), [[0]], 1),
+        "nested step is a string": (nested, [[1, 0]], 1),
+        "format_version true": (None, None, True),
+        "format_version -7": (None, None, -7),
+    }[case]
+    path = _with_objects(bundle, tmp_path, obj, places, version)
+    with pytest.raises(ModelFileError) as info:
+        sklnn.load(path)
+    assert type(info.value) is ModelFileError, info.value
+
+
+def test_trusted_must_be_a_list(bundle):
+    with pytest.raises(TypeError, match="trusted must be a list of classes or dotted names"):
+        sklnn.load(bundle, trusted=True)
