@@ -30,7 +30,7 @@ from sklnn.engine.solvers import is_stochastic
 from sklnn.engine.state import ProgressState
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._data import TrainingData
-from sklnn.estimators._declarations import declare
+from sklnn.estimators._declarations import ENGINE, declare
 from sklnn.estimators._sklearn_callbacks import (
     SklearnCallbacks,
     epoch_tasks,
@@ -299,6 +299,7 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
                 init=lambda module, generator: self._init_module(module, generator, initial))
             X, y_encoded, n_outputs = self._fit_output_layout(module, X, y, y_encoded,
                                                               n_outputs)
+            self._remember_network_params()
             state = ProgressState.start(self.early_stopping and settings.stochastic)
             optimizer_state = None
         else:
@@ -321,6 +322,13 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
             optimizer_state=optimizer_state, incremental=incremental)
         self._commit(module, state, trained.optimizer, where, n_outputs, epochs_before)
         self.n_threads_ = trained.n_threads  # intra-op threads this fit trained with
+
+    def _remember_network_params(self) -> None:
+        """Record the parameters the network is built from (all but the engine's): a
+        later ``set_params`` does not change the fitted network, and ``save`` writes these
+        so that the file rebuilds the network that was trained."""
+        self._network_params = {k: v for k, v in self.get_params(deep=False).items()
+                                if k not in ENGINE}
 
     def _n_outputs_for(self, y_encoded) -> int:
         return 1

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -66,12 +67,12 @@ def save(estimator, path) -> None:
     name = type(estimator).__name__
     if saveable_class(name) is not type(estimator):
         raise TypeError(f"save() supports sklnn's estimators, not {name}; use pickle instead.")
-    params = estimator.get_params(deep=False)
+    params = _network_params(estimator)
     params["callbacks"] = None
     _check_classes(params, name)
     if not isinstance(params.get("random_state"), (int, type(None))):
         params["random_state"] = None  # a RandomState's stream is not part of the model
-    state = vars(estimator)
+    state = {k: v for k, v in vars(estimator).items() if k != "_network_params"}
     keys = [k for k in saved_attributes(name) + OPTIONAL_ATTRIBUTES
             if k in state or k not in OPTIONAL_ATTRIBUTES]
     fitted = {key: encode(state[key], key) for key in keys}
@@ -95,6 +96,32 @@ def save(estimator, path) -> None:
         archive.writestr(METADATA, json.dumps(metadata, separators=(",", ":")))
         archive.writestr(WEIGHTS, weights)
     atomic_write(os.fspath(path), payload.getvalue())
+
+
+def _network_params(estimator) -> dict:
+    """The parameters, with those the network was built from as they were then: a
+    ``set_params(activation=...)`` after fit does not change the fitted network, so the
+    file must not claim it (it would rebuild another network, or none that loads)."""
+    params = estimator.get_params(deep=False)
+    built = vars(estimator).get("_network_params") or {}
+    changed = sorted(k for k in built if k in params and not _same(params[k], built[k]))
+    if changed:
+        warnings.warn(
+            f"{type(estimator).__name__}'s {', '.join(changed)} changed after the network "
+            f"was built ({', '.join(f'{k}={built[k]!r}' for k in changed)}); the file records "
+            "the values the fitted network was built with. Fit again to train with the new "
+            "values.", UserWarning, stacklevel=3)
+        params.update({k: built[k] for k in changed})
+    return params
+
+
+def _same(a, b) -> bool:
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):  # arrays and the like: compared by identity only
+        return False
 
 
 def _check_classes(params: dict, name: str) -> None:
@@ -215,6 +242,7 @@ def _rebuild(decoded: dict):
         estimator._optimizer_state = None
         estimator._compute_dtype = getattr(torch, decoded["compute_dtype"])
         estimator._restore_derived()
+        estimator._remember_network_params()
         expected_activation = estimator._make_objective().out_activation
         if fitted["out_activation_"] != expected_activation:
             raise ValueError(f"out_activation_ is {fitted['out_activation_']!r}; the "

@@ -2,8 +2,9 @@
 
 ``python _fuzz_model_files.py N [bundles]`` runs N derandomized hypothesis examples: each
 takes a good model file (or, with ``bundles``, a good Pipeline bundle: its outer zip, its
-manifest, its inner skops zip and that zip's schema are mutated), flips bytes, edits members or edits the metadata (recomputing the
-checksum or not, as a tamperer or a bad disk would), loads it, and predicts when it loads.
+manifest, its inner skops zip and that zip's schema are mutated), flips bytes, edits
+members or edits the metadata (recomputing the checksum or not, as a tamperer or a bad
+disk would), loads it, and predicts when it loads.
 Anything but success or ModelFileError fails the run. Prints the growth of peak memory.
 """
 
