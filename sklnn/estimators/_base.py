@@ -31,6 +31,7 @@ from sklnn.engine.state import ProgressState
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._data import TrainingData
 from sklnn.estimators._declarations import ENGINE, declare
+from sklnn.estimators._fit_lock import one_fit_at_a_time
 from sklnn.estimators._sklearn_callbacks import (
     SklearnCallbacks,
     epoch_tasks,
@@ -194,6 +195,12 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
     @with_sklearn_callbacks
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
+        with one_fit_at_a_time(self):  # concurrent fits would drop each other's updates
+            return self._fit_one(X, y, sample_weight, incremental=incremental,
+                                 validation_data=validation_data, classes=classes)
+
+    def _fit_one(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
+                 classes=None):
         self._check_params()
         settings = self._training_settings()  # checks the callbacks
         if not settings.stochastic and (self.callbacks or validation_data is not None):
