@@ -41,7 +41,12 @@ from sklnn.history import History
 from sklnn.persistence import save as save_estimator
 from sklnn.persistence._registry import register as register_saveable
 from sklnn.summary import Summary, summarize
-from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
+from sklnn.validation import (
+    check_features,
+    check_features_and_targets,
+    check_representable,
+    check_sample_weight,
+)
 
 
 def _stochastic(estimator) -> bool:
@@ -382,6 +387,7 @@ class NeuralNetBase(SklearnCallbacks, TrainingData, BaseEstimator):
 
     def _forward_rows(self, X) -> np.ndarray:
         """Validated rows to decoded outputs."""
+        check_representable(X, self._compute_dtype)
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)

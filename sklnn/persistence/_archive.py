@@ -167,6 +167,10 @@ def read_arrays(weights: bytes, expected: dict) -> dict[str, np.ndarray]:
                 raise
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise ModelFileError(f"{WEIGHTS}: {name} cannot be read ({exc}).") from None
+            # a fit never keeps non-finite weights; such a file would predict NaN or class 0
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                raise ModelFileError(f"{WEIGHTS}: {name} holds NaN or infinite values; sklnn "
+                                     "never saves such weights, so the file was altered.")
             arrays[name] = array
     return arrays
 

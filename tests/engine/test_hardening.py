@@ -220,3 +220,34 @@ def test_a_fit_started_inside_a_fit_of_the_same_estimator_raises():
     with pytest.raises(RuntimeError, match="already in progress"):
         clf.fit(X, y)
     assert not hasattr(clf, "module_")
+
+
+def test_a_divergence_within_the_first_epoch_is_reported():
+    """issue 27.8: the rule compared the last epoch with the first; a fit whose first epoch
+    already diverged (loss 44 from 1.15 at initialisation, then 126) was not reported."""
+    from sklnn import RNNClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 8, 2) * 1e6, rng.randint(0, 3, 60)
+    with pytest.warns(RuntimeWarning, match=r"diverged: the loss rose from 1\.\d+ \(at "
+                                            r"initialisation\)"):
+        RNNClassifier(max_iter=2, solver="sgd", learning_rate_init=10.0,
+                      random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        RNNClassifier(max_iter=2, solver="sgd", learning_rate_init=1.0,
+                      random_state=0).fit(X, y)
+
+
+def test_float64_input_beyond_float32_range_raises_instead_of_predicting_nan():
+    rng = np.random.RandomState(0)
+    X = rng.rand(30, 3)
+    clf = MLPClassifierGPU(hidden_layer_sizes=(3,), max_iter=2, precision="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, X[:, 0] > 0.5)
+    big = X.copy()
+    big[4, 1] = 1e39  # finite in float64, inf in float32
+    with pytest.raises(ValueError, match="beyond 3.403e\\+38"):
+        clf.predict_proba(big)
+    assert np.isfinite(clf.predict_proba(X)).all()

@@ -261,3 +261,18 @@ def test_one_device_rule_for_load_and_unpickling(tmp_path):
         metadata["trained_on"] = device
         loaded = sklnn.load(write(tmp_path / device.replace(":", "-"), metadata, weights))
         assert unpickled.device_ == loaded.device_ == saved_device(device)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_weights_are_refused(tmp_path, bad):
+    """issue 27.8: a file with NaN or inf weights loaded and predicted class 0 or NaN."""
+    metadata, weights = read(FORMAT1 / "MLPClassifierGPU.sklnn")
+    with np.load(io.BytesIO(weights)) as arrays:
+        state = {name: arrays[name] for name in arrays.files}
+    name = sorted(state)[0]
+    state[name] = state[name].copy()
+    state[name].flat[0] = bad
+    buffer = io.BytesIO()
+    np.savez(buffer, **state)
+    with pytest.raises(ModelFileError, match=f"{name} holds NaN or infinite values"):
+        sklnn.load(write(tmp_path / "nan", metadata, buffer.getvalue()))
