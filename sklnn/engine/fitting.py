@@ -86,6 +86,13 @@ def wants_processes(n_processes, settings: TrainingSettings, X, *, uses_batch_no
     if launch or distributed.active():
         distributed.check_supported(X, stochastic=settings.stochastic,
                                     uses_batch_norm=uses_batch_norm, precision=precision)
+        world = n_processes if launch else torch.distributed.get_world_size()
+        rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        if rows < world:
+            raise ValueError(
+                f"{rows} training rows cannot be shared by {world} data-parallel processes "
+                "(each needs at least one). Train in one process (n_processes=None) or use "
+                "fewer processes.")
     return launch
 
 
