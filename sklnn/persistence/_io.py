@@ -252,6 +252,11 @@ def _rebuild(decoded: dict):
         with torch.device("meta"):
             module = estimator._build_module(estimator.n_features_in_, estimator.n_outputs_)
         module = module.to(estimator._compute_dtype)
+        view = estimator._view()
+        view.module_ = module
+        if view._n_layers() != fitted["n_layers_"]:
+            raise ValueError(f"n_layers_ is {fitted['n_layers_']}; the network has "
+                             f"{view._n_layers()}")
         for name in estimator._fit_only_attributes:
             vars(estimator).pop(name, None)
     except ModelFileError:

@@ -62,7 +62,8 @@ def _attacks(folder: Path) -> dict[str, tuple[Path, str]]:
         "unexpected fitted attribute": (_edit(mlp, folder / "extra-attr", evil_=np.zeros(9)),
                                         "no attributes \\['evil_'\\]"),
         "hidden_layer_sizes (40000, 40000)": (
-            _edit(mlp, folder / "wide", _set("hidden_layer_sizes", [40000, 40000], "params")),
+            _edit(mlp, folder / "wide", _set("hidden_layer_sizes", [40000, 40000], "params"),
+                  n_layers_=4),
             "needs 12,80"),
         "40,000 classes": (_edit(multilabel, folder / "classes", classes_=np.arange(40000),
                                  n_outputs_=40000), "declares"),
@@ -75,6 +76,15 @@ def _attacks(folder: Path) -> dict[str, tuple[Path, str]]:
             _edit(FORMAT1 / "RNNClassifier.sklnn", folder / "rnn-outputs",
                   _set("label_type", "multilabel-indicator"), classes_=np.arange(2),
                   n_outputs_=2**31), "classes_ are 0..1"),
+        # issue 27.9: these loaded
+        "n_layers_ 999": (_edit(mlp, folder / "layers", n_layers_=999), "n_layers_ is 999"),
+        "horizon_ 5 for one output": (
+            _edit(FORMAT1 / "RNNForecaster.sklnn", folder / "horizon", horizon_=5),
+            "horizon_=5 does not agree"),
+        "format_version with a terminal escape": (
+            _edit(mlp, folder / "escape", lambda m: m.update(
+                format_version=99, sklnn_version="\x1b[2J\x1b[31mpwned")),
+            "written by sklnn \\?;"),
         "CNN input_shape_ (1, 6000, 6000)": (
             _edit(cnn, folder / "cnn-shape", input_shape_=(1, 6000, 6000),
                   n_features_in_=36_000_000), "declares"),
@@ -276,3 +286,31 @@ def test_non_finite_weights_are_refused(tmp_path, bad):
     np.savez(buffer, **state)
     with pytest.raises(ModelFileError, match=f"{name} holds NaN or infinite values"):
         sklnn.load(write(tmp_path / "nan", metadata, buffer.getvalue()))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB")
+def test_summary_of_a_huge_input_shape_allocates_nothing_for_it(tmp_path):
+    """issue 27.9: a ResNet file with input_shape_ (1, 32768, 32768) loads (global pooling:
+    the weights do not grow with it); summary() then allocated 4 GiB for one zero image.
+    It now runs the sample on the meta device: shapes only."""
+    import resource
+
+    metadata, weights = read(FORMAT1 / "ResNetClassifier.sklnn")
+    metadata["fitted"]["input_shape_"] = encode((1, 32768, 32768), "")
+    metadata["fitted"]["n_features_in_"] = 32768**2
+    model = sklnn.load(write(tmp_path / "huge", metadata, weights))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    table = str(model.summary())
+    assert "(None, 16, 8192, 8192)" in table and "(None, 16, 1, 1)" in table
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before < 2**28
+    # the table is the one a real forward gives, where that is cheap
+    from sklnn import summary as summary_module
+
+    small = sklnn.load(FORMAT1 / "ResNetClassifier.sklnn")
+    shapes_only = str(small.summary())
+    real = summary_module._shapes_only
+    try:
+        summary_module._shapes_only = lambda *args: False
+        assert str(small.summary()) == shapes_only
+    finally:
+        summary_module._shapes_only = real
