@@ -27,7 +27,7 @@ from sklnn.engine._ddp_worker import fit_in_processes
 from sklnn.engine.batches import Batches
 from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
 from sklnn.engine.heap import heap_for_batches
-from sklnn.engine.inference import OutOfMemoryError
+from sklnn.engine.inference import OutOfMemoryError, is_out_of_memory
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.objectives import Objective
 from sklnn.engine.schedules import make_schedule
@@ -297,7 +297,9 @@ def prediction_scope(flops: float):
 def _explain_out_of_memory(batch_size: int):
     try:
         yield
-    except OutOfMemoryError as exc:
+    except (OutOfMemoryError, RuntimeError) as exc:
+        if not is_out_of_memory(exc):
+            raise
         raise MemoryError(
             f"The device ran out of memory while training with batch_size={batch_size}. Use a "
             "smaller batch_size (or a smaller network, or precision='bfloat16')."
