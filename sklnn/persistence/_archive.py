@@ -37,9 +37,9 @@ _CHUNK = 2**20
 class Budget:
     """How many bytes loading may allocate, and the checks against it."""
 
-    def __init__(self, max_bytes, weights_size: int):
-        if max_bytes is None:
-            self.limit = max(MIN_BUDGET, WEIGHTS_FACTOR * weights_size)
+    def __init__(self, max_bytes, file_size: int):
+        if max_bytes is None:  # from the bytes on disk: an archive's declarations are not
+            self.limit = max(MIN_BUDGET, WEIGHTS_FACTOR * file_size)
             self.default = True
         else:
             if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
@@ -49,7 +49,7 @@ class Budget:
 
     def need(self, n_bytes: float, what: str) -> None:
         if n_bytes > self.limit:
-            how = ("the default is 4x the weights' size, at least 256 MiB"
+            how = ("the default is 4x the file's size on disk, at least 256 MiB"
                    if self.default else "max_bytes")
             raise ModelFileError(
                 f"{what} needs about {_mib(n_bytes)} to load, more than the budget of "

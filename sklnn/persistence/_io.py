@@ -151,7 +151,7 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
         CPU-only machine).
     max_bytes : int or None, default=None
         Most bytes loading may allocate, checked before anything is read from
-        the sizes the file declares. None allows 4x the size of the weights
+        the sizes the file declares. None allows 4x the file's size on disk
         (at least 256 MiB) and refuses members that inflate more than 100x
         (zip bombs); an int replaces both rules. Raise it only for files you
         trust.
@@ -178,7 +178,8 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
     with open(where, "rb") as handle:  # FileNotFoundError stays what it is
         archive, infos = _archive.open_members(handle, {METADATA, WEIGHTS}, where)
         with archive:
-            budget = Budget(max_bytes, infos[WEIGHTS].file_size)
+            # the default follows the bytes on disk, not a size the archive declares
+            budget = Budget(max_bytes, os.fstat(handle.fileno()).st_size)
             for info in infos.values():
                 _archive.check_inflation(info, budget)
             meta_size = infos[METADATA].file_size

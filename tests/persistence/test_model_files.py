@@ -314,3 +314,42 @@ def test_summary_of_a_huge_input_shape_allocates_nothing_for_it(tmp_path):
         assert str(small.summary()) == shapes_only
     finally:
         summary_module._shapes_only = real
+
+
+def test_the_default_budget_follows_the_bytes_on_disk(tmp_path, monkeypatch):
+    """issue 27.2: the default budget was 4x the weights' declared size, which the file
+    writes: a file 40x smaller than the weights it declares loaded whatever they cost
+    (above the 256 MiB floor, lowered here to 1 MiB to keep the test small). It now
+    follows the file's size on disk; a caller who trusts the file passes max_bytes."""
+    import hashlib
+    import zipfile
+
+    from sklnn.persistence import _archive
+
+    monkeypatch.setattr(_archive, "MIN_BUDGET", 2**20)
+    metadata, _ = read(FORMAT1 / "MLPClassifierGPU.sklnn")
+    metadata["params"]["hidden_layer_sizes"] = encode((500,), "")
+    metadata["fitted"]["n_features_in_"] = 500
+    shapes = {"hidden.0.0.weight": (500, 500), "hidden.0.0.bias": (500,),
+              "output.weight": (1, 500), "output.bias": (1,)}
+    npz = io.BytesIO()
+    with zipfile.ZipFile(npz, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, shape in shapes.items():
+            with archive.open(f"{name}.npy", "w") as handle:
+                np.lib.format.write_array_header_1_0(
+                    handle, {"descr": "<f8", "fortran_order": False, "shape": shape})
+                # one row in 40 random: deflates about 40x, within the inflation rule
+                zeros = np.zeros((1, *shape[1:]))
+                noise = np.random.RandomState(0).rand(1, *shape[1:])
+                for row in range(shape[0]):
+                    handle.write((noise if row % 40 == 0 else zeros).tobytes())
+    metadata["weights_sha256"] = hashlib.sha256(npz.getvalue()).hexdigest()
+    path = tmp_path / "mostly-zeros.sklnn"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("weights.npz", npz.getvalue())
+    assert path.stat().st_size * 20 < len(npz.getvalue())
+    with pytest.raises(ModelFileError, match="needs about \\d\\.\\d MiB.*budget of 1.0 MiB "
+                                             "\\(the default is 4x the file's size on disk"):
+        sklnn.load(path)
+    assert sklnn.load(path, max_bytes=2**23).n_features_in_ == 500
