@@ -30,6 +30,7 @@ from sklnn.engine.heap import heap_for_batches
 from sklnn.engine.inference import OutOfMemoryError, is_out_of_memory
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.objectives import Objective
+from sklnn.engine.penalty import penalised_parameters
 from sklnn.engine.schedules import make_schedule
 from sklnn.engine.seeding import fit_generator_for, seeded_global_rng, training_rng
 from sklnn.engine.solvers import is_stochastic, make_optimizer, parameter_groups
@@ -189,7 +190,8 @@ def train(module: nn.Module, objective: Objective, train: Batches, valid: Batche
             heap_for_batches(), _explain_out_of_memory(train.batch_size):
         n_threads = torch.get_num_threads()
         fresh = settings.stochastic and not incremental and state.n_iter == 0
-        initial = _initial_loss(module, objective, train) if fresh else None
+        alpha = 0.0 if settings.solver == "adamw" else settings.alpha  # as the trainer's
+        initial = _initial_loss(module, objective, train, alpha) if fresh else None
         reason, optimizer = _run(module, objective, train, valid, state, settings, where,
                                  seed, optimizer_state, incremental)
     module.eval()
@@ -261,9 +263,10 @@ def _warn_on_stop(reason, state, settings, incremental, initial=None) -> None:
 
 
 @torch.no_grad()
-def _initial_loss(module, objective, train) -> float | None:
-    """The data loss of the untrained network on (a batch of) the training data, or None
-    when it is not finite or cannot be computed this way (a diagnostic only)."""
+def _initial_loss(module, objective, train, alpha: float) -> float | None:
+    """The loss of the untrained network on (a batch of) the training data, with the L2
+    term as an epoch's loss counts it, or None when it is not finite or cannot be computed
+    this way (a diagnostic only)."""
     was_training = module.training
     module.eval()  # no dropout draws: the fit's random numbers are untouched
     try:
@@ -272,6 +275,9 @@ def _initial_loss(module, objective, train) -> float | None:
         raw = module(X[rows])
         raw = raw.float() if raw.dtype in (torch.float16, torch.bfloat16) else raw
         value = float(objective.weighted_loss(raw, y[rows], None if w is None else w[rows])[0])
+        squares = sum(float(p.detach().double().square().sum())
+                      for p in penalised_parameters(module))
+        value += 0.5 * alpha * squares / train.batch_size
     except (RuntimeError, ValueError, TypeError, IndexError, KeyError, StopIteration):
         return None
     finally:
