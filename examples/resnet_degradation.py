@@ -25,6 +25,7 @@ Usage: python examples/resnet_degradation.py [--epochs 20] [--batch-size 32] [--
 import argparse
 import os
 import time
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -94,7 +95,14 @@ def main():
                                    n_iter_no_change=args.epochs, random_state=0,
                                    device=args.device, callbacks=[training_error])
             start = time.perf_counter()
-            clf.fit(X_train, y_train, validation_data=(X_test, y_test))
+            with warnings.catch_warnings(record=True) as caught:
+                clf.fit(X_train, y_train, validation_data=(X_test, y_test))
+            for warning in caught:  # a deep plain network's loss may explode: say so plainly
+                if issubclass(warning.category, RuntimeWarning):
+                    print(f"{name}: {warning.message}")
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename,
+                                         warning.lineno)
             test_errors = [1 - r["valid_score"] for r in clf.history_]
             results[name] = (training_error.errors_, test_errors)
             print(f"{name:<10} final training loss {clf.loss_curve_[-1]:.4f}  "

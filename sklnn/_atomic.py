@@ -29,7 +29,9 @@ def atomic_write(path, data: bytes | Callable, *, make_parents: bool = False,
         mode = None
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(directory, f"{temporary_prefix(path)}{secrets.token_hex(8)}{suffix}")
+        # the writer's PID in the name tells a later resume whether a writer still owns it
+        tmp = os.path.join(directory, f"{temporary_prefix(path)}{os.getpid()}-"
+                                      f"{secrets.token_hex(8)}{suffix}")
         try:
             fd = os.open(tmp, flags, 0o666)  # the umask applies, as for open()
             break
@@ -58,9 +60,26 @@ def temporary_prefix(path) -> str:
     return f".tmp-{os.path.basename(os.fspath(path))}-"
 
 
+def _writer_gone(name: str, prefix: str) -> bool:
+    """Whether the process named in a temporary's name (``<prefix><pid>-<token>``) has
+    ended on this machine."""
+    pid = name[len(prefix):].split("-", 1)[0]
+    if os.name != "posix" or not pid.isdigit() or int(pid) == 0:
+        return False  # os.kill(pid, 0) would stop the process on Windows
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, OSError):
+        return False  # alive under another user, or unknowable: the age rule decides
+    return False
+
+
 def remove_stale_temporaries(path, older_than: float = 60.0) -> list[str]:
-    """Delete the temporaries a killed writer left for ``path`` (older than ``older_than``
-    seconds, so a write in progress elsewhere is left alone); returns what was removed."""
+    """Delete the temporaries a killed writer left for ``path``: those whose writer (the
+    PID in the name) has ended, and any older than ``older_than`` seconds (a writer on
+    another machine sharing the folder); a write in progress is left alone. Returns what
+    was removed."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     prefix = temporary_prefix(path)
@@ -74,7 +93,7 @@ def remove_stale_temporaries(path, older_than: float = 60.0) -> list[str]:
         candidate = os.path.join(directory, name)
         if name.startswith(prefix):
             try:
-                if now - os.stat(candidate).st_mtime > older_than:
+                if _writer_gone(name, prefix) or now - os.stat(candidate).st_mtime > older_than:
                     os.unlink(candidate)
                     removed.append(candidate)
             except FileNotFoundError:

@@ -141,7 +141,8 @@ def summarize(
     was_training = module.training
     module.eval()
     try:
-        module(torch.zeros((1, *input_shape), device=device, dtype=dtype))
+        if not _shapes_only(module, input_shape, dtype, rows):
+            module(torch.zeros((1, *input_shape), device=device, dtype=dtype))
     finally:
         module.train(was_training)
         for handle in hooks:
@@ -149,3 +150,20 @@ def summarize(
     total = sum(p.numel() for p in module.parameters())
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     return Summary(rows, total, trainable)
+
+
+def _shapes_only(module: nn.Module, input_shape, dtype, rows: list) -> bool:
+    """Run the sample on PyTorch's ``meta`` device (shapes, no storage, no arithmetic), with
+    the parameters swapped for meta stand-ins: a loaded model's ``input_shape_`` may be
+    huge. False (``rows`` emptied) when a layer needs real values (sequence packing)."""
+    from torch.func import functional_call
+
+    state = {name: torch.empty_like(tensor, device="meta")
+             for name, tensor in (*module.named_parameters(), *module.named_buffers())}
+    try:
+        functional_call(module, state, (torch.zeros((1, *input_shape), device="meta",
+                                                    dtype=dtype),))
+    except (RuntimeError, NotImplementedError, TypeError, ValueError, IndexError):
+        rows.clear()
+        return False
+    return True

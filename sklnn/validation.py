@@ -129,3 +129,21 @@ def check_layer_sizes(name, sizes) -> list[int]:
     ):
         raise ValueError(f"{name} must be > 0, got {sizes}.")
     return [int(s) for s in sizes]
+
+
+def check_representable(X, dtype) -> None:
+    """Raise when float64 input holds values beyond the range of the network's ``dtype``
+    (float32 by default): converted, they would become inf and the prediction NaN."""
+    import scipy.sparse
+    import torch
+
+    values = X.data if scipy.sparse.issparse(X) else X
+    if not isinstance(values, np.ndarray) or values.dtype != np.float64 or dtype not in (
+            torch.float32, torch.float16, torch.bfloat16) or values.size == 0:
+        return
+    largest = torch.finfo(dtype).max
+    if np.abs(values).max() > largest:
+        raise ValueError(
+            f"X holds values beyond {largest:.4g}, the largest the network's {dtype} "
+            "arithmetic can represent; they would become infinite and the prediction NaN. "
+            "Scale the inputs (e.g. StandardScaler), or fit with precision='float64'.")

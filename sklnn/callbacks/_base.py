@@ -193,6 +193,40 @@ def monitored(record: dict, monitor: str, owner: str) -> float:
     return value
 
 
+#: the keys every epoch record has (sklnn.engine.Trainer._record)
+RECORD_KEYS = ("epoch", "train_loss", "valid_loss", "valid_score", "lr", "duration")
+
+
+def check_monitor(trainer, monitor, owner: str) -> bool:
+    """At fit start: True when ``monitor`` is a key the epoch records will have, a
+    ValueError (with the closest names) when it cannot be, and False when only the first
+    record can tell (a user's callback with its own ``on_epoch_end`` may add keys; one
+    with a ``record_keys()`` method says which)."""
+    import difflib
+
+    if not isinstance(monitor, str):
+        raise TypeError(f"{owner}: monitor must be a str naming a key of the epoch record; "
+                        f"got {monitor!r}.")
+    keys = set(RECORD_KEYS)
+    unknown_writers = False
+    for cb in trainer.callbacks:
+        names = getattr(cb, "record_keys", None)
+        if callable(names):
+            keys.update(names())
+        elif not type(cb).__module__.startswith("sklnn.") and getattr(
+                type(cb), "on_epoch_end", None) not in (None, Callback.on_epoch_end):
+            unknown_writers = True  # a user's on_epoch_end may add keys to the record
+    if monitor in keys:
+        return True
+    if unknown_writers:
+        return False
+    close = difflib.get_close_matches(monitor, sorted(keys), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"{owner}: monitor={monitor!r} is not a key of the epoch record, which "
+                     f"holds {sorted(keys)}.{hint} An EpochScoring callback adds its "
+                     "scorer's key.")
+
+
 def lower_is_better(monitor: str) -> bool:
     """Losses are minimised; scores (scikit-learn's scorers, "neg_..." included) maximised."""
     return monitor.endswith("loss") and not monitor.startswith("neg_")

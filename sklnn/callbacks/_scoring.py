@@ -31,15 +31,18 @@ class EpochScoring(Callback):
         self.on_train = on_train
         self.name = name
 
+    def record_keys(self) -> list[str]:
+        """The key this callback adds to each epoch record."""
+        if self.name is not None:
+            return [self.name]
+        label = self.scoring if isinstance(self.scoring, str) else "score"
+        return [f"{'train' if self.on_train else 'valid'}_{label}"]
+
     def on_train_begin(self, trainer, **kwargs):
         from sklearn.metrics import check_scoring
 
         self.scorer_ = check_scoring(trainer.estimator, scoring=self.scoring)
-        if self.name is not None:
-            self.name_ = self.name
-        else:
-            label = self.scoring if isinstance(self.scoring, str) else "score"
-            self.name_ = f"{'train' if self.on_train else 'valid'}_{label}"
+        self.name_ = self.record_keys()[0]
 
     def on_epoch_end(self, trainer, *, record, **kwargs):
         estimator = trainer.estimator

@@ -4,11 +4,11 @@ gradients."""
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
 
-from sklnn.callbacks._base import Callback, lower_is_better, monitored
+from sklnn.callbacks._base import Callback, check_monitor, lower_is_better, monitored
 
 
 class EarlyStopping(Callback):
@@ -35,6 +35,15 @@ class EarlyStopping(Callback):
         self.restore_best_weights = restore_best_weights
 
     def on_train_begin(self, trainer, **kwargs):
+        self._monitor_known = check_monitor(trainer, self.monitor, "EarlyStopping")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, Integral) or \
+                self.patience < 1:
+            raise ValueError(f"EarlyStopping(patience={self.patience!r}): patience must be "
+                             "an int >= 1 (epochs without improvement before stopping).")
+        if isinstance(self.min_delta, bool) or not isinstance(self.min_delta, Real) or \
+                not 0 <= self.min_delta < math.inf:
+            raise ValueError(f"EarlyStopping(min_delta={self.min_delta!r}): min_delta must be "
+                             "a finite number >= 0.")
         self.best_ = math.inf if lower_is_better(self.monitor) else -math.inf
         self.best_epoch_ = None
         self.wait_ = 0

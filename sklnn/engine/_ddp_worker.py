@@ -33,6 +33,7 @@ import cloudpickle
 import numpy as np
 
 from sklnn._atomic import atomic_write
+from sklnn.engine import _ddp_guard
 
 #: Seconds a collective may wait for another rank before the worker gives up; the
 #: caller stops all workers as soon as one exits with an error, long before this.
@@ -51,7 +52,27 @@ class _Stored:
         self.path = path
 
 
+class _Mapped:
+    """A placeholder for a ``numpy.memmap`` the workers map from its own file."""
+
+    def __init__(self, value: np.memmap) -> None:
+        self.path, self.offset, self.shape = value.filename, value.offset, value.shape
+        self.dtype, self.order = value.dtype.str, "F" if value.flags.f_contiguous and not \
+            value.flags.c_contiguous else "C"
+
+
+def _whole_memmap(value) -> bool:
+    """A memmap of a file as opened (not a slice: a slice's ``offset`` is its base's)."""
+    import mmap
+
+    return (isinstance(value, np.memmap) and isinstance(value.base, mmap.mmap)
+            and value.filename is not None and value.dtype != object
+            and (value.flags.c_contiguous or value.flags.f_contiguous))
+
+
 def _store(folder: str, name: str, value):
+    if _whole_memmap(value):  # already on disk: the workers map the same file, no copy
+        return _Mapped(value)
     if isinstance(value, np.ndarray) and value.dtype != object:
         path = os.path.join(folder, f"{name}.npy")
         np.save(path, value, allow_pickle=False)
@@ -62,6 +83,9 @@ def _store(folder: str, name: str, value):
 
 
 def _load(value):
+    if isinstance(value, _Mapped):
+        return np.asarray(np.memmap(value.path, dtype=np.dtype(value.dtype), mode="c",
+                                    offset=value.offset, shape=value.shape, order=value.order))
     if isinstance(value, _Stored):
         # copy-on-write: torch can wrap the mapped pages without a copy; nothing is written.
         # A plain ndarray view: a memmap would be streamed through a DataLoader, unsharded.
@@ -82,7 +106,8 @@ def fit_in_processes(estimator, n_processes: int, X, y, sample_weight, *, increm
     """Fit a copy of ``estimator`` in ``n_processes`` data-parallel worker processes and
     return rank 0's fitted copy; raise :class:`WorkerFailed` when a worker fails."""
     _check_gpus(estimator.device, n_processes)
-    with tempfile.TemporaryDirectory(prefix="sklnn-ddp-") as folder:
+    _ddp_guard.remove_stale_folders()  # left by fits whose parent was killed
+    with tempfile.TemporaryDirectory(prefix=_ddp_guard.folder_prefix()) as folder:
         callbacks = estimator.callbacks
         estimator.n_processes = None  # a working copy: the caller's estimator keeps its value
         job = {
@@ -108,6 +133,8 @@ def fit_in_processes(estimator, n_processes: int, X, y, sample_weight, *, increm
         # classes pickled by reference (a user's module) import in the workers as here
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         env["OMP_NUM_THREADS"] = str(_threads_per_worker(n_processes))
+        env[_ddp_guard.PARENT_ENV] = str(os.getpid())
+        env[_ddp_guard.STOP_ENV] = _ddp_guard.stop_path(folder)
         workers = []
         try:
             for rank in range(n_processes):
@@ -157,18 +184,29 @@ def _check_gpus(device, n_processes: int) -> None:
 
 
 def _wait(workers, folder: str) -> None:
-    """Return when every worker has succeeded; raise at the first failure."""
+    """Return when every worker has succeeded; raise at the first failure. A first Ctrl-C
+    asks the workers to stop after this epoch (the weights are kept, as in one process);
+    a second one stops them at once."""
+    stopping = False
     while True:
-        codes = [process.poll() for process, _ in workers]
-        failed = [rank for rank, code in enumerate(codes) if code not in (None, 0)]
-        if failed:
-            for process, _ in workers:
-                if process.poll() is None:
-                    process.kill()
-            raise WorkerFailed(_failure_text(failed[0], codes[failed[0]], folder))
-        if all(code == 0 for code in codes):
-            return
-        time.sleep(_POLL_SECONDS)
+        try:
+            codes = [process.poll() for process, _ in workers]
+            failed = [rank for rank, code in enumerate(codes) if code not in (None, 0)]
+            if failed:
+                for process, _ in workers:
+                    if process.poll() is None:
+                        process.kill()
+                raise WorkerFailed(_failure_text(failed[0], codes[failed[0]], folder))
+            if all(code == 0 for code in codes):
+                return
+            time.sleep(_POLL_SECONDS)
+        except KeyboardInterrupt:
+            if stopping:
+                raise
+            stopping = True
+            _ddp_guard.request_stop(folder)
+            print("Stopping the data-parallel fit at the end of this epoch; press Ctrl-C "
+                  "again to abort it (its progress is then lost).", file=sys.stderr)
 
 
 def _failure_text(rank: int, code: int, folder: str) -> str:
@@ -217,6 +255,7 @@ def _run(folder: str, rank: int, world: int) -> None:
 
 def main(argv=None) -> None:
     folder, rank, world = (argv or sys.argv)[1:4]
+    _ddp_guard.die_with_parent()
     try:
         _run(folder, int(rank), int(world))
     except BaseException:

@@ -11,6 +11,7 @@ numbers, devices and processes are handled here, not in the estimators.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from sklnn.engine._ddp_worker import fit_in_processes
 from sklnn.engine.batches import Batches
 from sklnn.engine.devices import autocast_dtype, compute_dtype, place_module, resolve_device
 from sklnn.engine.heap import heap_for_batches
-from sklnn.engine.inference import OutOfMemoryError
+from sklnn.engine.inference import OutOfMemoryError, is_out_of_memory
 from sklnn.engine.lbfgs import fit_lbfgs
 from sklnn.engine.objectives import Objective
+from sklnn.engine.penalty import penalised_parameters
 from sklnn.engine.schedules import make_schedule
 from sklnn.engine.seeding import fit_generator_for, seeded_global_rng, training_rng
 from sklnn.engine.solvers import is_stochastic, make_optimizer, parameter_groups
@@ -85,6 +87,13 @@ def wants_processes(n_processes, settings: TrainingSettings, X, *, uses_batch_no
     if launch or distributed.active():
         distributed.check_supported(X, stochastic=settings.stochastic,
                                     uses_batch_norm=uses_batch_norm, precision=precision)
+        world = n_processes if launch else torch.distributed.get_world_size()
+        rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        if rows < world:
+            raise ValueError(
+                f"{rows} training rows cannot be shared by {world} data-parallel processes "
+                "(each needs at least one). Train in one process (n_processes=None) or use "
+                "fewer processes.")
     return launch
 
 
@@ -180,6 +189,9 @@ def train(module: nn.Module, objective: Objective, train: Batches, valid: Batche
     with training_rng(module, seed, where.device), thread_budget(threads_for(flops)), \
             heap_for_batches(), _explain_out_of_memory(train.batch_size):
         n_threads = torch.get_num_threads()
+        fresh = settings.stochastic and not incremental and state.n_iter == 0
+        alpha = 0.0 if settings.solver == "adamw" else settings.alpha  # as the trainer's
+        initial = _initial_loss(module, objective, train, alpha) if fresh else None
         reason, optimizer = _run(module, objective, train, valid, state, settings, where,
                                  seed, optimizer_state, incremental)
     module.eval()
@@ -189,7 +201,7 @@ def train(module: nn.Module, objective: Objective, train: Batches, valid: Batche
             "Solver produced non-finite parameter weights. The input data may contain large "
             "values and need to be preprocessed. " + state.stop_message
         )
-    _warn_on_stop(reason, state, settings, incremental)
+    _warn_on_stop(reason, state, settings, incremental, initial)
     return Trained(reason, optimizer, n_threads)
 
 
@@ -225,7 +237,7 @@ def _run(module, objective, train, valid, state, settings, where, seed, optimize
     return trainer.fit(train, valid, state, incremental=incremental), optimizer
 
 
-def _warn_on_stop(reason, state, settings, incremental) -> None:
+def _warn_on_stop(reason, state, settings, incremental, initial=None) -> None:
     if (reason == TrainingStopped.MAX_ITER and not incremental and settings.stochastic
             and not settings.schedule().planned):  # a planned schedule ends there
         warn_user(
@@ -235,13 +247,42 @@ def _warn_on_stop(reason, state, settings, incremental) -> None:
     elif reason in (TrainingStopped.DIVERGED, TrainingStopped.INTERRUPTED):
         warn_user(state.stop_message, RuntimeWarning)
     curve = state.loss_curve
-    if settings.stochastic and len(curve) >= 2 and curve[-1] > 10.0 * max(curve[0], 1e-12):
+    # compared with the loss at initialisation: a fit can diverge within its first epoch
+    # (the first epoch's mean loss is then already huge)
+    start, when = ((initial, "at initialisation") if initial is not None
+                   and (len(curve) < 2 or initial < curve[0]) else
+                   (curve[0] if curve else None, "first epoch"))
+    if settings.stochastic and start is not None and len(curve) >= (1 if initial else 2) \
+            and curve[-1] > 10.0 * max(start, 1e-12):
         warn_user(
-            f"Training diverged: the loss rose from {curve[0]:.4g} (first epoch) to "
+            f"Training diverged: the loss rose from {start:.4g} ({when}) to "
             f"{curve[-1]:.4g}. Lower learning_rate_init or scale the inputs "
             "(e.g. StandardScaler).",
             RuntimeWarning,
         )
+
+
+@torch.no_grad()
+def _initial_loss(module, objective, train, alpha: float) -> float | None:
+    """The loss of the untrained network on (a batch of) the training data, with the L2
+    term as an epoch's loss counts it, or None when it is not finite or cannot be computed
+    this way (a diagnostic only)."""
+    was_training = module.training
+    module.eval()  # no dropout draws: the fit's random numbers are untouched
+    try:
+        X, y, w = next(iter(train.epoch(None)))
+        rows = slice(0, 256)
+        raw = module(X[rows])
+        raw = raw.float() if raw.dtype in (torch.float16, torch.bfloat16) else raw
+        value = float(objective.weighted_loss(raw, y[rows], None if w is None else w[rows])[0])
+        squares = sum(float(p.detach().double().square().sum())
+                      for p in penalised_parameters(module))
+        value += 0.5 * alpha * squares / train.batch_size
+    except (RuntimeError, ValueError, TypeError, IndexError, KeyError, StopIteration):
+        return None
+    finally:
+        module.train(was_training)
+    return value if math.isfinite(value) else None
 
 
 @torch.no_grad()
@@ -262,7 +303,9 @@ def prediction_scope(flops: float):
 def _explain_out_of_memory(batch_size: int):
     try:
         yield
-    except OutOfMemoryError as exc:
+    except (OutOfMemoryError, RuntimeError) as exc:
+        if not is_out_of_memory(exc):
+            raise
         raise MemoryError(
             f"The device ran out of memory while training with batch_size={batch_size}. Use a "
             "smaller batch_size (or a smaller network, or precision='bfloat16')."

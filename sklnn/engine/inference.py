@@ -18,6 +18,13 @@ from sklnn.engine.batches import as_tensor
 
 OutOfMemoryError = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure: a device's ``OutOfMemoryError``, or the
+    plain RuntimeError PyTorch's CPU allocator raises."""
+    return isinstance(exc, OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+
 # Values of the largest activation one prediction batch may make. On a CPU the fastest
 # batch keeps a layer's output in cache (2 MiB L2 per core, 32 MiB L3 here): ResNet-20
 # on 28x28 images predicted 1,849 images/s in batches of 128 and 615 in batches of 2,048,
@@ -144,12 +151,15 @@ def predict_outputs(
                                      device=decoded.device)
             result[start:stop] = decoded
             del out, decoded
-        except OutOfMemoryError:
+        except (OutOfMemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
             if batch_rows == 1:
+                advice = ("free memory, or use a smaller input" if device.type == "cpu" else
+                          "free device memory or predict on the CPU (estimator.module_.cpu())")
                 raise MemoryError(
-                    f"The {device} device ran out of memory predicting a single row; free "
-                    "device memory or predict on the CPU (estimator.module_.cpu())."
-                ) from None
+                    f"The {device} device ran out of memory predicting a single row; "
+                    f"{advice}.") from None
             del batch
             if device.type == "cuda":
                 torch.cuda.empty_cache()

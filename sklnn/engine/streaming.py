@@ -10,6 +10,7 @@ loader workers never changes a result. Workers only read and validate rows.
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -123,8 +124,27 @@ def make_loader(dataset: Dataset, sampler, collate_fn, settings: LoaderSettings,
         kwargs["persistent_workers"] = settings.persistent_workers
         if settings.prefetch_factor is not None:
             kwargs["prefetch_factor"] = settings.prefetch_factor
-    return DataLoader(dataset, batch_sampler=sampler, num_workers=settings.num_workers,
-                      collate_fn=collate_fn, pin_memory=pin, **kwargs)
+    return _Loader(dataset, batch_sampler=sampler, num_workers=settings.num_workers,
+                   collate_fn=collate_fn, pin_memory=pin, **kwargs)
+
+
+class _Loader(DataLoader):
+    """A DataLoader whose workers, when started by pickling the Dataset (the 'spawn' and
+    'forkserver' start methods), fail with an error that says what to change."""
+
+    def __iter__(self):
+        try:
+            return super().__iter__()
+        except (TypeError, AttributeError, pickle.PicklingError) as exc:
+            if self.num_workers == 0 or "pickle" not in f"{type(exc).__name__} {exc}".lower():
+                raise
+            method = multiprocessing.get_start_method(allow_none=True) or "default"
+            raise TypeError(
+                f"num_workers={self.num_workers} reads the Dataset in worker processes, which "
+                f"the '{method}' start method hands the Dataset pickled, but this "
+                f"{type(self.dataset).__name__} cannot be pickled ({exc}). Open locks, files "
+                "or connections lazily in __getitem__ instead of holding them, or use "
+                "num_workers=0.") from exc
 
 
 class StreamedBatches:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from sklnn._warnings import warn_user
+from sklnn.engine._ddp_guard import stop_requested
 from sklnn.engine.batches import Batches
 from sklnn.engine.compile import compile_module, gradients_match
 from sklnn.engine.dense_gradients import DenseGradients
@@ -400,6 +401,10 @@ class Trainer:
                     if hook(self, record=record):
                         self.stop_training = True
                 if self.distributed is not None:  # a callback on one rank stops them all
+                    if self.distributed.any(stop_requested()):  # Ctrl-C in the parent
+                        state.stop_message = "Training interrupted by user."
+                        reason = TrainingStopped.INTERRUPTED
+                        break
                     self.stop_training = self.distributed.any(self.stop_training)
                 if self.stop_training:
                     reason = TrainingStopped.CALLBACK

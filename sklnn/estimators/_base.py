@@ -31,8 +31,9 @@ from sklnn.engine.solvers import is_stochastic
 from sklnn.engine.state import ProgressState
 from sklnn.engine.trainer import Trainer
 from sklnn.estimators._data import TrainingData
-from sklnn.estimators._declarations import declare
+from sklnn.estimators._declarations import ENGINE, declare
 from sklnn.estimators._export import ExportableModel
+from sklnn.estimators._fit_lock import one_fit_at_a_time
 from sklnn.estimators._sklearn_callbacks import (
     SklearnCallbacks,
     epoch_tasks,
@@ -42,7 +43,12 @@ from sklnn.history import History
 from sklnn.persistence import save as save_estimator
 from sklnn.persistence._registry import register as register_saveable
 from sklnn.summary import Summary, summarize
-from sklnn.validation import check_features, check_features_and_targets, check_sample_weight
+from sklnn.validation import (
+    check_features,
+    check_features_and_targets,
+    check_representable,
+    check_sample_weight,
+)
 
 
 def _stochastic(estimator) -> bool:
@@ -199,6 +205,12 @@ class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimat
     @with_sklearn_callbacks
     def _fit(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
              classes=None):
+        with one_fit_at_a_time(self):  # concurrent fits would drop each other's updates
+            return self._fit_one(X, y, sample_weight, incremental=incremental,
+                                 validation_data=validation_data, classes=classes)
+
+    def _fit_one(self, X, y, sample_weight=None, *, incremental=False, validation_data=None,
+                 classes=None):
         self._check_params()
         settings = self._training_settings()  # checks the callbacks
         if not settings.stochastic and (self.callbacks or validation_data is not None):
@@ -304,6 +316,7 @@ class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimat
                 init=lambda module, generator: self._init_module(module, generator, initial))
             X, y_encoded, n_outputs = self._fit_output_layout(module, X, y, y_encoded,
                                                               n_outputs)
+            self._remember_network_params()
             state = ProgressState.start(self.early_stopping and settings.stochastic)
             optimizer_state = None
         else:
@@ -329,6 +342,13 @@ class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimat
             optimizer_state=optimizer_state, incremental=incremental)
         self._commit(module, state, trained.optimizer, where, n_outputs, epochs_before)
         self.n_threads_ = trained.n_threads  # intra-op threads this fit trained with
+
+    def _remember_network_params(self) -> None:
+        """Record the parameters the network is built from (all but the engine's): a
+        later ``set_params`` does not change the fitted network, and ``save`` writes these
+        so that the file rebuilds the network that was trained."""
+        self._network_params = {k: v for k, v in self.get_params(deep=False).items()
+                                if k not in ENGINE}
 
     def _n_outputs_for(self, y_encoded) -> int:
         return 1
@@ -375,6 +395,7 @@ class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimat
 
     def _forward_rows(self, X) -> np.ndarray:
         """Validated rows to decoded outputs."""
+        check_representable(X, self._compute_dtype)
         objective = self._make_objective()
         batch_rows = self._predict_batch_rows()
         flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)

@@ -128,6 +128,14 @@ class StreamedInput:
                 f"has {len(X)} rows but y has {len(y)} values.")
         return X, y
 
+    def _targets_for_score(self, X, y):
+        """``y``, or when it is None and X a Dataset of ``(x, y)`` pairs, the targets the
+        items hold: ``score`` takes what ``fit`` takes."""
+        if y is not None or not self._streams(X) or isinstance(X, np.memmap):
+            return y
+        view = X.view if isinstance(X, StreamedX) else as_view(X)
+        return _read_targets(view, self._loader_settings(streamed=True))
+
     def _streamed_batches(self, X: StreamedX, others, **settings) -> StreamedBatches:
         return StreamedBatches(X.view.dataset, X.view.indices, others, transform=X.transform,
                                loader=self._stream_loader, **settings)

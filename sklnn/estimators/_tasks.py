@@ -163,6 +163,14 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
             proba = proba.ravel()
         return model._label_binarizer.inverse_transform(proba)
 
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy on (X, y), as scikit-learn's classifiers.
+
+        ``y`` may be None only when X is a Dataset of ``(x, y)`` pairs (as in ``fit``):
+        the targets are read from it.
+        """
+        return super().score(X, self._targets_for_score(X, y), sample_weight=sample_weight)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
@@ -171,6 +179,14 @@ class NeuralClassifier(ClassifierMixin, NeuralNetBase):
 
 class NeuralRegressor(RegressorMixin, NeuralNetBase):
     """Regressor behaviour: one or several numeric outputs."""
+
+    def score(self, X, y=None, sample_weight=None):
+        """Coefficient of determination R^2 on (X, y), as scikit-learn's regressors.
+
+        ``y`` may be None only when X is a Dataset of ``(x, y)`` pairs (as in ``fit``):
+        the targets are read from it.
+        """
+        return super().score(X, self._targets_for_score(X, y), sample_weight=sample_weight)
 
     def _validate_targets_and_features(self, X, y, *, incremental, reset, classes):
         if classes is not None:

@@ -37,9 +37,9 @@ _CHUNK = 2**20
 class Budget:
     """How many bytes loading may allocate, and the checks against it."""
 
-    def __init__(self, max_bytes, weights_size: int):
-        if max_bytes is None:
-            self.limit = max(MIN_BUDGET, WEIGHTS_FACTOR * weights_size)
+    def __init__(self, max_bytes, file_size: int):
+        if max_bytes is None:  # from the bytes on disk: an archive's declarations are not
+            self.limit = max(MIN_BUDGET, WEIGHTS_FACTOR * file_size)
             self.default = True
         else:
             if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
@@ -49,7 +49,7 @@ class Budget:
 
     def need(self, n_bytes: float, what: str) -> None:
         if n_bytes > self.limit:
-            how = ("the default is 4x the weights' size, at least 256 MiB"
+            how = ("the default is 4x the file's size on disk, at least 256 MiB"
                    if self.default else "max_bytes")
             raise ModelFileError(
                 f"{what} needs about {_mib(n_bytes)} to load, more than the budget of "
@@ -167,5 +167,60 @@ def read_arrays(weights: bytes, expected: dict) -> dict[str, np.ndarray]:
                 raise
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise ModelFileError(f"{WEIGHTS}: {name} cannot be read ({exc}).") from None
+            # a fit never keeps non-finite weights; such a file would predict NaN or class 0
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                raise ModelFileError(f"{WEIGHTS}: {name} holds NaN or infinite values; sklnn "
+                                     "never saves such weights, so the file was altered.")
             arrays[name] = array
     return arrays
+
+
+def check_skops(data: bytes, budget: Budget, where: str) -> None:
+    """Bound what skops will allocate for ``data`` (itself a zip) before skops opens it.
+
+    skops reads its ``schema.json`` and ``.npy`` members without a limit, so each member is
+    held to the rules of a model file's members (method, inflation, the budget) and each
+    ``.npy`` header's shape to the member's declared size, without inflating anything.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        raise ModelFileError(f"{where} is not a readable zip archive ({exc}).") from None
+    with archive:
+        infos = archive.infolist()
+        if len({info.filename for info in infos}) != len(infos):
+            raise ModelFileError(f"{where} holds a member twice.")
+        total = 0
+        for info in infos:
+            if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED,
+                                                                   zipfile.ZIP_DEFLATED):
+                raise ModelFileError(f"{where}: member {info.filename} is encrypted or "
+                                     "compressed with a method sklnn does not write.")
+            try:
+                check_inflation(info, budget)
+            except ModelFileError as exc:
+                raise ModelFileError(f"{where}: {exc}") from None
+            json_member = info.filename.endswith(".json")
+            total += info.file_size * (JSON_FACTOR if json_member else 1)
+            budget.need(total, where)
+            if info.filename.endswith(".npy"):
+                _check_npy_header(archive, info, where)
+        budget.need(total, where)
+
+
+def _check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> None:
+    """An array member's header declares no more data than the member holds."""
+    try:
+        with archive.open(info) as handle:
+            version = npy.read_magic(handle)
+            header = (npy.read_array_header_1_0 if version == (1, 0)
+                      else npy.read_array_header_2_0)
+            shape, _, dtype = header(handle, max_header_size=NPY_OVERHEAD)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ModelFileError(f"{where}: {info.filename} cannot be read ({exc}).") from None
+    if any(not isinstance(n, int) or n < 0 for n in shape) or dtype.hasobject:
+        raise ModelFileError(f"{where}: {info.filename} declares a {dtype} array of shape "
+                             f"{shape}, which sklnn does not read.")
+    if math.prod(shape) * dtype.itemsize > info.file_size:
+        raise ModelFileError(f"{where}: {info.filename} declares a {dtype} array of shape "
+                             f"{shape}, more than its {info.file_size:,} bytes hold.")

@@ -154,11 +154,21 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
 
     Raises
     ------
+    ModelFileError
+        Anything wrong with the file's content: corrupt, truncated, inconsistent,
+        hostile, too new, or needing more memory than ``max_bytes``; the message
+        says what. A subclass of ``ValueError``.
     UntrustedTypesError
         The file holds types that are neither trusted by default nor listed in
-        ``trusted``; the message names them.
-    ModelFileError
-        The file is corrupt, truncated or inconsistent; the message says how.
+        ``trusted``; the message names them. A subclass of ``ModelFileError``.
+    OSError
+        The file cannot be read (``FileNotFoundError``, ``PermissionError``, ...).
+
+    Whatever a file holds, these are the only exceptions it can cause, so
+    ``except (ModelFileError, OSError)`` catches every bad file. Bad arguments
+    raise ``TypeError`` (``trusted`` not a list) or ``ValueError`` (``max_bytes``
+    not a positive int, an unknown ``device``), and reading a Pipeline bundle
+    without skops installed raises ``ImportError``, whatever the file.
     """
     where = os.fspath(path)
     names = trusted_names(trusted)
@@ -168,7 +178,9 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
         archive = zipfile.ZipFile(handle)
         with archive:
             infos = {info.filename: info for info in archive.infolist()}
-            budget = _archive.Budget(max_bytes, sum(i.file_size for i in infos.values()))
+            # The default budget follows the bytes actually on disk, not what the archive
+            # declares about itself (each member is also held to the inflation rule).
+            budget = _archive.Budget(max_bytes, os.fstat(handle.fileno()).st_size)
             manifest = _manifest(archive, infos, budget, where)
             members = {BUNDLE, OBJECTS} | {e["member"] for e in manifest["estimators"]}
             if len(infos) != len(archive.infolist()) or set(infos) != members:
@@ -184,7 +196,13 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
             objects = _archive.read_member(archive, infos[OBJECTS])
             networks = [_archive.read_member(archive, infos[e["member"]])
                         for e in manifest["estimators"]]
+    _archive.check_skops(objects, budget, f"{where}: {OBJECTS}")
     pipeline = _load_objects(objects, names, where)
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(pipeline, Pipeline):  # sklnn.save writes bundles of Pipelines only
+        raise ModelFileError(f"{where}: {OBJECTS} holds a {type(pipeline).__name__}, not the "
+                             "Pipeline an sklnn bundle holds.")
     with tempfile.TemporaryDirectory() as folder:
         for k, (entry, data) in enumerate(zip(manifest["estimators"], networks)):
             file = os.path.join(folder, _member(k))
@@ -196,6 +214,7 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
                 raise ModelFileError(str(exc).replace(file, f"{where}: {entry['member']}")
                                      ) from None
             _put(pipeline, entry["path"], k, estimator, where)
+    _check_filled(pipeline, where)
     return pipeline
 
 
@@ -222,8 +241,8 @@ def _manifest(archive, infos, budget, where) -> dict:
     if (manifest.get("format") if isinstance(manifest, dict) else None) != "sklnn-bundle" \
             or not isinstance(entries, list) or len(entries) > MAX_ESTIMATORS:
         raise ModelFileError(f"{where}: {BUNDLE} is not an sklnn bundle manifest.")
-    if not isinstance(manifest.get("format_version"), int) or \
-            manifest["format_version"] > BUNDLE_FORMAT:
+    version = manifest.get("format_version")
+    if type(version) is not int or not 1 <= version <= BUNDLE_FORMAT:
         raise ModelFileError(f"{where} was written by a newer sklnn (bundle format "
                              f"{manifest.get('format_version')!r}); upgrade sklnn to read it.")
     for k, entry in enumerate(entries):
@@ -263,6 +282,8 @@ def _put(pipeline, path, k, estimator, where) -> None:
         if not isinstance(steps, list) or index >= len(steps):
             break
         step = steps[index]
+        if not _is_step(step):
+            break
         if depth == len(path) - 1:
             if step[1] != _MARKER.format(k):
                 break
@@ -271,3 +292,24 @@ def _put(pipeline, path, k, estimator, where) -> None:
         owner = step[1]
     raise ModelFileError(f"{where}: {BUNDLE} places estimator {k} at step {path}, where the "
                          "pipeline has no sklnn step.")
+
+
+def _is_step(step) -> bool:
+    return isinstance(step, tuple) and len(step) >= 2 and isinstance(step[0], str)
+
+
+def _check_filled(pipeline, where) -> None:
+    """Every step of the (nested) pipeline is a ``(name, estimator)`` pair, and no marker of
+    an sklnn step is left without its network."""
+    steps = getattr(pipeline, "steps", None)
+    if not isinstance(steps, list):
+        raise ModelFileError(f"{where}: a pipeline in {OBJECTS} has no list of steps.")
+    for step in steps:
+        if not _is_step(step):
+            raise ModelFileError(f"{where}: a pipeline step in {OBJECTS} is not a "
+                                 f"(name, estimator) pair: {str(step)[:60]!r}.")
+        if isinstance(step[1], str) and step[1].startswith(_MARKER.format("")):
+            raise ModelFileError(f"{where}: step {step[0]!r} is a network that {BUNDLE} "
+                                 "does not list.")
+        if hasattr(step[1], "steps"):
+            _check_filled(step[1], where)

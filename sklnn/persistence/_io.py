@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -66,12 +67,12 @@ def save(estimator, path) -> None:
     name = type(estimator).__name__
     if saveable_class(name) is not type(estimator):
         raise TypeError(f"save() supports sklnn's estimators, not {name}; use pickle instead.")
-    params = estimator.get_params(deep=False)
+    params = _network_params(estimator)
     params["callbacks"] = None
     _check_classes(params, name)
     if not isinstance(params.get("random_state"), (int, type(None))):
         params["random_state"] = None  # a RandomState's stream is not part of the model
-    state = vars(estimator)
+    state = {k: v for k, v in vars(estimator).items() if k != "_network_params"}
     keys = [k for k in saved_attributes(name) + OPTIONAL_ATTRIBUTES
             if k in state or k not in OPTIONAL_ATTRIBUTES]
     fitted = {key: encode(state[key], key) for key in keys}
@@ -95,6 +96,32 @@ def save(estimator, path) -> None:
         archive.writestr(METADATA, json.dumps(metadata, separators=(",", ":")))
         archive.writestr(WEIGHTS, weights)
     atomic_write(os.fspath(path), payload.getvalue())
+
+
+def _network_params(estimator) -> dict:
+    """The parameters, with those the network was built from as they were then: a
+    ``set_params(activation=...)`` after fit does not change the fitted network, so the
+    file must not claim it (it would rebuild another network, or none that loads)."""
+    params = estimator.get_params(deep=False)
+    built = vars(estimator).get("_network_params") or {}
+    changed = sorted(k for k in built if k in params and not _same(params[k], built[k]))
+    if changed:
+        warnings.warn(
+            f"{type(estimator).__name__}'s {', '.join(changed)} changed after the network "
+            f"was built ({', '.join(f'{k}={built[k]!r}' for k in changed)}); the file records "
+            "the values the fitted network was built with. Fit again to train with the new "
+            "values.", UserWarning, stacklevel=3)
+        params.update({k: built[k] for k in changed})
+    return params
+
+
+def _same(a, b) -> bool:
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):  # arrays and the like: compared by identity only
+        return False
 
 
 def _check_classes(params: dict, name: str) -> None:
@@ -124,7 +151,7 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
         CPU-only machine).
     max_bytes : int or None, default=None
         Most bytes loading may allocate, checked before anything is read from
-        the sizes the file declares. None allows 4x the size of the weights
+        the sizes the file declares. None allows 4x the file's size on disk
         (at least 256 MiB) and refuses members that inflate more than 100x
         (zip bombs); an int replaces both rules. Raise it only for files you
         trust.
@@ -151,7 +178,8 @@ def load(path, *, device: str | None = None, max_bytes: int | None = None, trust
     with open(where, "rb") as handle:  # FileNotFoundError stays what it is
         archive, infos = _archive.open_members(handle, {METADATA, WEIGHTS}, where)
         with archive:
-            budget = Budget(max_bytes, infos[WEIGHTS].file_size)
+            # the default follows the bytes on disk, not a size the archive declares
+            budget = Budget(max_bytes, os.fstat(handle.fileno()).st_size)
             for info in infos.values():
                 _archive.check_inflation(info, budget)
             meta_size = infos[METADATA].file_size
@@ -215,6 +243,7 @@ def _rebuild(decoded: dict):
         estimator._optimizer_state = None
         estimator._compute_dtype = getattr(torch, decoded["compute_dtype"])
         estimator._restore_derived()
+        estimator._remember_network_params()
         expected_activation = estimator._make_objective().out_activation
         if fitted["out_activation_"] != expected_activation:
             raise ValueError(f"out_activation_ is {fitted['out_activation_']!r}; the "
@@ -224,6 +253,11 @@ def _rebuild(decoded: dict):
         with torch.device("meta"):
             module = estimator._build_module(estimator.n_features_in_, estimator.n_outputs_)
         module = module.to(estimator._compute_dtype)
+        view = estimator._view()
+        view.module_ = module
+        if view._n_layers() != fitted["n_layers_"]:
+            raise ValueError(f"n_layers_ is {fitted['n_layers_']}; the network has "
+                             f"{view._n_layers()}")
         for name in estimator._fit_only_attributes:
             vars(estimator).pop(name, None)
     except ModelFileError:
@@ -248,8 +282,12 @@ def _restore_labels(estimator, label_type) -> None:
     n_outputs = estimator.n_outputs_
     binarizer = LabelBinarizer()
     if label_type == "multilabel-indicator":
-        if not np.array_equal(classes, np.arange(n_outputs)):
-            raise ValueError(f"a multilabel model's classes_ are 0..{n_outputs - 1}")
+        # Sizes are compared before anything of size n_outputs_ is built: classes_ was
+        # already paid for by the metadata's budget, n_outputs_ is only a number.
+        if classes.ndim != 1 or len(classes) != n_outputs or not np.array_equal(
+                classes, np.arange(len(classes))):
+            raise ValueError(f"a multilabel model's classes_ are 0..{len(classes) - 1}, one "
+                             f"per output; the file declares {n_outputs} outputs")
         # Two rows (all 0, all 1) give the same fitted binarizer as np.eye(n), in O(n).
         binarizer.fit(np.repeat(np.array([[0], [1]]), n_outputs, axis=1))
     else:

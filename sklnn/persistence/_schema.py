@@ -33,6 +33,8 @@ _TOP_LEVEL = {"format_version", "sklnn_version", "torch_version", "estimator", "
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _OUTPUT_KINDS = [("classes", o) for o in ("logits", "probabilities", "log_probabilities")] + [
     ("labels", "logits"), ("labels", "probabilities"), ("values", "values")]
+# a version string echoed in an error: printable, no terminal escapes
+_VERSION = re.compile(r"[0-9A-Za-z.+!_-]{1,40}")
 _DEVICE = re.compile(r"(cpu|cuda|mps)(:[0-9]{1,3})?")
 
 
@@ -169,10 +171,10 @@ def check_metadata(metadata) -> dict:
     if not is_int(version) or not OLDEST_FORMAT <= version <= FORMAT_VERSION:
         writer = metadata.get("sklnn_version")
         raise ModelFileError(
-            f"the file uses model format {version!r}, written by sklnn "
-            f"{writer if isinstance(writer, str) and len(writer) < 40 else '?'}; this sklnn "
-            f"reads formats {OLDEST_FORMAT} to {FORMAT_VERSION} (a newer format needs a newer "
-            "sklnn: Upgrade sklnn to load it)."
+            f"the file uses model format {repr(version)[:60]}, written by sklnn "
+            f"{writer if isinstance(writer, str) and _VERSION.fullmatch(writer) else '?'}; "
+            f"this sklnn reads formats {OLDEST_FORMAT} to {FORMAT_VERSION} (a newer format "
+            "needs a newer sklnn: Upgrade sklnn to load it)."
         )
     missing, extra = _TOP_LEVEL - set(metadata), set(metadata) - _TOP_LEVEL
     if missing or extra:
@@ -251,6 +253,13 @@ def _consistent(fitted: dict) -> None:
     names = fitted.get("feature_names_in_")
     if names is not None and len(names) != n_features:
         _fail("fitted['feature_names_in_']", f"{len(names)} names for {n_features} features")
+    if "horizon_" in fitted:  # a forecaster: one output per forecast value (and step)
+        steps = 1
+        if fitted.get("_per_step_targets"):
+            steps = fitted["sequence_shape_"][0] - fitted.get("_first_trained_step", 0)
+        if fitted["n_outputs_"] != steps * fitted["horizon_"]:
+            _fail("fitted['horizon_']", f"horizon_={fitted['horizon_']} does not agree with "
+                                        f"n_outputs_={fitted['n_outputs_']}")
     if "sequence_shape_" in fitted and "_input_mean" in fitted:
         for key in ("_input_mean", "_input_scale"):
             if len(fitted[key]) != fitted["sequence_shape_"][1]:

@@ -171,3 +171,83 @@ def test_concurrent_fits_with_dropout_are_reproducible_and_leave_the_global_rng(
     assert torch.equal(torch.get_rng_state(), global_state)
     for model in models:  # another dropout mask would move the outputs far more than this
         np.testing.assert_allclose(model.predict(X), reference, rtol=1e-6, atol=1e-6)
+
+
+def test_concurrent_partial_fits_of_one_estimator_lose_no_update():
+    """issue 27.5: two threads x 20 partial_fit calls ended with t_ 900 of 2,050 and half
+    the loss curve. Fits of one estimator now wait for each other."""
+    import pickle
+
+    from sklearn.base import clone
+
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(50, 3), rng.rand(50)
+    reg = MLPRegressorGPU(hidden_layer_sizes=(4,), batch_size=10, random_state=0)
+    reg.partial_fit(X, y)
+    start = threading.Barrier(2)
+    errors = []
+
+    def twenty():
+        try:
+            start.wait()
+            for _ in range(20):
+                reg.partial_fit(X, y)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=twenty) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert reg.t_ == 41 * 50
+    assert len(reg.loss_curve_) == len(reg.history_) == 41
+    # nothing of the lock is on the estimator: pickled, cloned and its parameters as before
+    assert not any("lock" in key.lower() for key in vars(reg))
+    assert pickle.loads(pickle.dumps(reg)).t_ == reg.t_
+    assert clone(reg).get_params() == reg.get_params()
+
+
+def test_a_fit_started_inside_a_fit_of_the_same_estimator_raises():
+    class Refit(Callback):
+        def on_epoch_end(self, trainer, **kwargs):
+            clf.partial_fit(X, y)
+
+    X = np.random.RandomState(0).rand(20, 3)
+    y = X[:, 0] > 0.5
+    clf = MLPClassifierGPU(hidden_layer_sizes=(3,), max_iter=1, callbacks=[Refit()])
+    with pytest.raises(RuntimeError, match="already in progress"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "module_")
+
+
+def test_a_divergence_within_the_first_epoch_is_reported():
+    """issue 27.8: the rule compared the last epoch with the first; a fit whose first epoch
+    already diverged (loss 44 from 1.15 at initialisation, then 126) was not reported."""
+    from sklnn import RNNClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 8, 2) * 1e6, rng.randint(0, 3, 60)
+    with pytest.warns(RuntimeWarning, match=r"diverged: the loss rose from 1\.\d+ \(at "
+                                            r"initialisation\)"):
+        RNNClassifier(max_iter=2, solver="sgd", learning_rate_init=10.0,
+                      random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        RNNClassifier(max_iter=2, solver="sgd", learning_rate_init=1.0,
+                      random_state=0).fit(X, y)
+
+
+def test_float64_input_beyond_float32_range_raises_instead_of_predicting_nan():
+    rng = np.random.RandomState(0)
+    X = rng.rand(30, 3)
+    clf = MLPClassifierGPU(hidden_layer_sizes=(3,), max_iter=2, precision="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, X[:, 0] > 0.5)
+    big = X.copy()
+    big[4, 1] = 1e39  # finite in float64, inf in float32
+    with pytest.raises(ValueError, match="beyond 3.403e\\+38"):
+        clf.predict_proba(big)
+    assert np.isfinite(clf.predict_proba(X)).all()

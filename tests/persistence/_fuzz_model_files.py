@@ -1,8 +1,10 @@
 """Fuzzing sklnn.load with mutated model files (run by test_model_files_fuzz.py).
 
-``python _fuzz_model_files.py N`` runs N derandomized hypothesis examples: each takes a
-good model file, flips bytes, edits members or edits the metadata (recomputing the
-checksum or not, as a tamperer or a bad disk would), loads it, and predicts when it loads.
+``python _fuzz_model_files.py N [bundles]`` runs N derandomized hypothesis examples: each
+takes a good model file (or, with ``bundles``, a good Pipeline bundle: its outer zip, its
+manifest, its inner skops zip and that zip's schema are mutated), flips bytes, edits
+members or edits the metadata (recomputing the checksum or not, as a tamperer or a bad
+disk would), loads it, and predicts when it loads.
 Anything but success or ModelFileError fails the run. Prints the growth of peak memory.
 """
 
@@ -119,12 +121,91 @@ def mutated_files(draw) -> bytes:
     return _zip([("metadata.json", json.dumps(metadata).encode()), ("weights.npz", weights)])
 
 
-def run(n_examples: int, folder: Path) -> dict:
+def _bundle() -> bytes:
+    """A small Pipeline bundle (a scaler, a PCA and a network), built the same every run."""
+    import tempfile
+    import warnings
+
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rows = np.random.RandomState(0).rand(40, 4)
+    pipe = make_pipeline(StandardScaler(), PCA(n_components=3), sklnn.MLPClassifierGPU(
+        hidden_layer_sizes=(3,), max_iter=1, random_state=0))
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as folder:
+        warnings.simplefilter("ignore")
+        pipe.fit(rows, rows[:, 0] > 0.5)
+        sklnn.save(pipe, Path(folder) / "b.zip")
+        return (Path(folder) / "b.zip").read_bytes()
+
+
+def _edit_members(draw, members: list) -> list:
+    edit = draw(st.sampled_from(["drop", "duplicate", "extra", "rename", "truncate",
+                                 "garbage", "flip"]))
+    index = draw(st.integers(0, len(members) - 1))
+    name, payload = members[index]
+    if edit == "drop":
+        del members[index]
+    elif edit == "duplicate":
+        members.append((name, payload))
+    elif edit == "extra":
+        members.append((draw(names), b"x"))
+    elif edit == "rename":
+        members[index] = (draw(names), payload)
+    elif edit == "truncate":
+        members[index] = (name, payload[: draw(st.integers(0, max(0, len(payload) - 1)))])
+    elif edit == "garbage":
+        members[index] = (name, draw(st.binary(max_size=64)))
+    elif payload:
+        flipped = bytearray(payload)
+        for at, mask in draw(st.lists(st.tuples(st.integers(0, len(payload) - 1),
+                                                st.integers(1, 255)), min_size=1, max_size=4)):
+            flipped[at] ^= mask
+        members[index] = (name, bytes(flipped))
+    return members
+
+
+@st.composite
+def mutated_bundles(draw, bundle: bytes) -> bytes:
+    """The bundle with its bytes flipped, its members edited, its manifest edited, or the
+    members of its inner skops zip (objects.skops) edited, or its schema.json edited."""
+    kind = draw(st.sampled_from(["bytes", "outer", "manifest", "inner", "schema"]))
+    if kind == "bytes":
+        flipped = bytearray(bundle)
+        for index, mask in draw(st.lists(st.tuples(st.integers(0, len(bundle) - 1),
+                                                   st.integers(1, 255)), min_size=1, max_size=6)):
+            flipped[index] ^= mask
+        return bytes(flipped)
+    members = _members(bundle)
+    if kind == "outer":
+        return _zip(_edit_members(draw, members))
+    outer = dict(members)
+    if kind == "manifest":
+        manifest = json.loads(outer["bundle.json"])
+        path = draw(st.lists(st.integers(0, 50), min_size=1, max_size=5))
+        outer["bundle.json"] = json.dumps(_edit_json(manifest, path, draw(json_values))).encode()
+    else:
+        inner = _members(outer["objects.skops"])
+        if kind == "inner":
+            inner = _edit_members(draw, inner)
+        else:
+            schema = json.loads(dict(inner)["schema.json"])
+            path = draw(st.lists(st.integers(0, 50), min_size=1, max_size=8))
+            schema = _edit_json(schema, path, draw(json_values))
+            inner = [(n, json.dumps(schema).encode() if n == "schema.json" else d)
+                     for n, d in inner]
+        outer["objects.skops"] = _zip(inner)
+    return _zip(list(outer.items()))
+
+
+def run(n_examples: int, folder: Path, bundles: bool = False) -> dict:
     outcomes = {"loaded": 0, "refused": 0}
+    bundle = _bundle() if bundles else b""
 
     @settings(max_examples=n_examples, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(mutated_files())
+    @given(mutated_bundles(bundle) if bundles else mutated_files())
     def load_mutated(data):
         path = folder / "mutated.sklnn"
         path.write_bytes(data)
@@ -134,12 +215,18 @@ def run(n_examples: int, folder: Path) -> dict:
             outcomes["refused"] += 1
             return
         outcomes["loaded"] += 1
+        if bundles:  # a Pipeline whose steps are all (name, estimator), never a marker
+            from sklearn.pipeline import Pipeline
+
+            assert isinstance(model, Pipeline), type(model)
+            assert all(isinstance(s, tuple) and hasattr(s[1], "fit") for s in model.steps)
+            return
         width = model.n_features_in_
         if width <= 64:
             rows = np.resize(X, (len(X), width))
             model.transform(rows) if hasattr(model, "transform") else model.predict(rows)
 
-    for data in FILES.values():  # warm-up: imports and lazily registered kernels
+    for data in [*FILES.values(), bundle][: len(FILES) + bundles]:  # warm-up: imports, kernels
         (folder / "good.sklnn").write_bytes(data)
         sklnn.load(folder / "good.sklnn")
     baseline = max(_peak_rss_bytes(), _current_rss_bytes())
@@ -151,4 +238,4 @@ if __name__ == "__main__":
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
-        print(json.dumps(run(int(sys.argv[1]), Path(folder))))
+        print(json.dumps(run(int(sys.argv[1]), Path(folder), sys.argv[2:] == ["bundles"])))

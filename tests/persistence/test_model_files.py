@@ -63,10 +63,29 @@ def _attacks(folder: Path) -> dict[str, tuple[Path, str]]:
         "unexpected fitted attribute": (_edit(mlp, folder / "extra-attr", evil_=np.zeros(9)),
                                         "no attributes \\['evil_'\\]"),
         "hidden_layer_sizes (40000, 40000)": (
-            _edit(mlp, folder / "wide", _set("hidden_layer_sizes", [40000, 40000], "params")),
+            _edit(mlp, folder / "wide", _set("hidden_layer_sizes", [40000, 40000], "params"),
+                  n_layers_=4),
             "needs 12,80"),
         "40,000 classes": (_edit(multilabel, folder / "classes", classes_=np.arange(40000),
                                  n_outputs_=40000), "declares"),
+        # issue 27.1: n_outputs_ was used to build an array before it was compared with
+        # classes_ (+2 GiB for 2**28; a bare MemoryError for 2**31)
+        "multilabel n_outputs_ 2**28, 2 classes": (
+            _edit(multilabel, folder / "outputs", classes_=np.arange(2), n_outputs_=2**28),
+            "classes_ are 0..1"),
+        "RNNClassifier n_outputs_ 2**31": (
+            _edit(FORMAT1 / "RNNClassifier.sklnn", folder / "rnn-outputs",
+                  _set("label_type", "multilabel-indicator"), classes_=np.arange(2),
+                  n_outputs_=2**31), "classes_ are 0..1"),
+        # issue 27.9: these loaded
+        "n_layers_ 999": (_edit(mlp, folder / "layers", n_layers_=999), "n_layers_ is 999"),
+        "horizon_ 5 for one output": (
+            _edit(FORMAT1 / "RNNForecaster.sklnn", folder / "horizon", horizon_=5),
+            "horizon_=5 does not agree"),
+        "format_version with a terminal escape": (
+            _edit(mlp, folder / "escape", lambda m: m.update(
+                format_version=99, sklnn_version="\x1b[2J\x1b[31mpwned")),
+            "written by sklnn \\?;"),
         "CNN input_shape_ (1, 6000, 6000)": (
             _edit(cnn, folder / "cnn-shape", input_shape_=(1, 6000, 6000),
                   n_features_in_=36_000_000), "declares"),
@@ -253,3 +272,85 @@ def test_one_device_rule_for_load_and_unpickling(tmp_path):
         metadata["trained_on"] = device
         loaded = sklnn.load(write(tmp_path / device.replace(":", "-"), metadata, weights))
         assert unpickled.device_ == loaded.device_ == saved_device(device)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_weights_are_refused(tmp_path, bad):
+    """issue 27.8: a file with NaN or inf weights loaded and predicted class 0 or NaN."""
+    metadata, weights = read(FORMAT1 / "MLPClassifierGPU.sklnn")
+    with np.load(io.BytesIO(weights)) as arrays:
+        state = {name: arrays[name] for name in arrays.files}
+    name = sorted(state)[0]
+    state[name] = state[name].copy()
+    state[name].flat[0] = bad
+    buffer = io.BytesIO()
+    np.savez(buffer, **state)
+    with pytest.raises(ModelFileError, match=f"{name} holds NaN or infinite values"):
+        sklnn.load(write(tmp_path / "nan", metadata, buffer.getvalue()))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB")
+def test_summary_of_a_huge_input_shape_allocates_nothing_for_it(tmp_path):
+    """issue 27.9: a ResNet file with input_shape_ (1, 32768, 32768) loads (global pooling:
+    the weights do not grow with it); summary() then allocated 4 GiB for one zero image.
+    It now runs the sample on the meta device: shapes only."""
+    import resource
+
+    metadata, weights = read(FORMAT1 / "ResNetClassifier.sklnn")
+    metadata["fitted"]["input_shape_"] = encode((1, 32768, 32768), "")
+    metadata["fitted"]["n_features_in_"] = 32768**2
+    model = sklnn.load(write(tmp_path / "huge", metadata, weights))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    table = str(model.summary())
+    assert "(None, 16, 8192, 8192)" in table and "(None, 16, 1, 1)" in table
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before < 2**28
+    # the table is the one a real forward gives, where that is cheap
+    from sklnn import summary as summary_module
+
+    small = sklnn.load(FORMAT1 / "ResNetClassifier.sklnn")
+    shapes_only = str(small.summary())
+    real = summary_module._shapes_only
+    try:
+        summary_module._shapes_only = lambda *args: False
+        assert str(small.summary()) == shapes_only
+    finally:
+        summary_module._shapes_only = real
+
+
+def test_the_default_budget_follows_the_bytes_on_disk(tmp_path, monkeypatch):
+    """issue 27.2: the default budget was 4x the weights' declared size, which the file
+    writes: a file 40x smaller than the weights it declares loaded whatever they cost
+    (above the 256 MiB floor, lowered here to 1 MiB to keep the test small). It now
+    follows the file's size on disk; a caller who trusts the file passes max_bytes."""
+    import hashlib
+    import zipfile
+
+    from sklnn.persistence import _archive
+
+    monkeypatch.setattr(_archive, "MIN_BUDGET", 2**20)
+    metadata, _ = read(FORMAT1 / "MLPClassifierGPU.sklnn")
+    metadata["params"]["hidden_layer_sizes"] = encode((500,), "")
+    metadata["fitted"]["n_features_in_"] = 500
+    shapes = {"hidden.0.0.weight": (500, 500), "hidden.0.0.bias": (500,),
+              "output.weight": (1, 500), "output.bias": (1,)}
+    npz = io.BytesIO()
+    with zipfile.ZipFile(npz, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, shape in shapes.items():
+            with archive.open(f"{name}.npy", "w") as handle:
+                np.lib.format.write_array_header_1_0(
+                    handle, {"descr": "<f8", "fortran_order": False, "shape": shape})
+                # one row in 40 random: deflates about 40x, within the inflation rule
+                zeros = np.zeros((1, *shape[1:]))
+                noise = np.random.RandomState(0).rand(1, *shape[1:])
+                for row in range(shape[0]):
+                    handle.write((noise if row % 40 == 0 else zeros).tobytes())
+    metadata["weights_sha256"] = hashlib.sha256(npz.getvalue()).hexdigest()
+    path = tmp_path / "mostly-zeros.sklnn"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("weights.npz", npz.getvalue())
+    assert path.stat().st_size * 20 < len(npz.getvalue())
+    with pytest.raises(ModelFileError, match="needs about \\d\\.\\d MiB.*budget of 1.0 MiB "
+                                             "\\(the default is 4x the file's size on disk"):
+        sklnn.load(path)
+    assert sklnn.load(path, max_bytes=2**23).n_features_in_ == 500

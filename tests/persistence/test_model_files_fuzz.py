@@ -18,9 +18,13 @@ MAX_GROWTH = 128 * 2**20
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"),
                     reason="peak memory is read from /proc and ru_maxrss in KiB (Linux)")
-def test_mutated_files_load_or_raise_model_file_error_within_bounded_memory():
+@pytest.mark.parametrize("kind", ["model files", "bundles"])
+def test_mutated_files_load_or_raise_model_file_error_within_bounded_memory(kind):
+    if kind == "bundles":
+        pytest.importorskip("skops", reason="bundles need skops (pipeline extra)")
     script = Path(__file__).parent / "_fuzz_model_files.py"
-    result = subprocess.run([sys.executable, str(script), str(N_EXAMPLES)],
+    extra = ["bundles"] if kind == "bundles" else []
+    result = subprocess.run([sys.executable, str(script), str(N_EXAMPLES), *extra],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-5000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -4,6 +4,7 @@ import io
 import json
 import os
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
@@ -276,3 +277,31 @@ def test_resume_clears_temporaries_of_a_run_killed_while_saving(binary_data, tmp
     os.utime(other, (old, old))
     MLPClassifierGPU(max_iter=3, callbacks=[Checkpoint(path, every=1, resume=True)]).fit(X, y)
     assert not stale.exists() and in_progress.exists() and other.exists()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_save_after_set_params_writes_the_network_that_was_fitted(tmp_path):
+    """issue 27.4: set_params(activation="tanh") after fit made the file rebuild another
+    network (probabilities off by up to 0.82); hidden_layer_sizes=(4,) made one that
+    could not load."""
+    X = np.random.RandomState(0).randn(80, 5)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    model = sklnn.MLPClassifierGPU(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    proba = model.fit(X, y).predict_proba(X)
+    for change in ({"activation": "tanh"}, {"hidden_layer_sizes": (4,)}):
+        model.set_params(**change)
+        with pytest.warns(UserWarning, match=f"{next(iter(change))} changed after the network"):
+            model.save(tmp_path / "m")
+        loaded = sklnn.load(tmp_path / "m")
+        np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+        assert (loaded.activation, loaded.hidden_layer_sizes) == ("relu", (8,))
+    # training settings changed after fit are saved as they are now, without a warning
+    model.set_params(activation="relu", hidden_layer_sizes=(8,), max_iter=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.save(tmp_path / "m")
+    assert sklnn.load(tmp_path / "m").max_iter == 7
+    # a fit builds the network again, from the new values
+    model.set_params(hidden_layer_sizes=(4,)).fit(X, y)
+    model.save(tmp_path / "m")
+    assert sklnn.load(tmp_path / "m").hidden_layer_sizes == (4,)

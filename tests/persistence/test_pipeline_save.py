@@ -94,3 +94,139 @@ def test_untrusted_types_are_refused(tmp_path):
             archive.writestr(member, data)
     with pytest.raises(ModelFileError, match=r"estimator 0 at step \[0\]"):
         sklnn.load(bad, trusted=[name])
+
+
+def _rezip(members: dict) -> bytes:
+    import io
+    import warnings
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate names
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _members(data: bytes) -> dict:
+    import io
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    X, y = _data()
+    pipe = make_pipeline(StandardScaler(), MLPClassifierGPU(hidden_layer_sizes=(4,), max_iter=1,
+                                                            random_state=0))
+    with pytest.warns(Warning):
+        pipe.fit(X, y)
+    path = tmp_path_factory.mktemp("bundle") / "good.zip"
+    sklnn.save(pipe, path)
+    return path
+
+
+def _with_inner(bundle, tmp_path, edit) -> str:
+    outer = _members(bundle.read_bytes())
+    inner = _members(outer["objects.skops"])
+    edit(inner)
+    outer["objects.skops"] = _rezip(inner)
+    path = tmp_path / "edited.zip"
+    path.write_bytes(_rezip(outer))
+    return path
+
+
+def _npy(shape, data: bytes) -> bytes:
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": shape})
+    return header.getvalue() + data
+
+
+def test_the_inner_skops_zip_is_held_to_the_budget_before_skops_reads_it(bundle, tmp_path):
+    """issue 27.2: a 5 KB bundle whose inner .npy inflates to 512 MiB cost +1 GiB of memory
+    and loaded, even with max_bytes=50 MB."""
+    def bomb(inner):
+        name = next(n for n in inner if n.endswith(".npy"))
+        inner[name] = _npy((2**26,), bytes(2**29))
+
+    path = _with_inner(bundle, tmp_path, bomb)
+    assert path.stat().st_size < 10**6
+    with pytest.raises(ModelFileError, match="objects.skops.*zip bomb"):
+        sklnn.load(path)
+    with pytest.raises(ModelFileError, match="objects.skops needs about 512.0 MiB"):
+        sklnn.load(path, max_bytes=50 * 2**20)
+
+    def header_lies(inner):  # a small member whose header declares 8 GiB
+        name = next(n for n in inner if n.endswith(".npy"))
+        inner[name] = _npy((2**30,), bytes(64))
+
+    with pytest.raises(ModelFileError, match="more than its .* bytes hold"):
+        sklnn.load(_with_inner(bundle, tmp_path, header_lies))
+    assert repr(sklnn.load(bundle)).startswith("Pipeline")
+
+
+
+def _with_objects(bundle, tmp_path, obj, places=None, version=1) -> str:
+    import skops.io
+
+    outer = _members(bundle.read_bytes())
+    manifest = json.loads(outer["bundle.json"])
+    if places is not None:
+        manifest["estimators"] = [{"member": f"estimator-{k}.sklnn", "path": p}
+                                  for k, p in enumerate(places)]
+        network = outer["estimator-0.sklnn"]
+        outer = {k: v for k, v in outer.items() if not k.startswith("estimator-")}
+        outer.update({f"estimator-{k}.sklnn": network for k in range(len(places))})
+    manifest["format_version"] = version
+    outer["bundle.json"] = json.dumps(manifest).encode()
+    if obj is not None:
+        outer["objects.skops"] = skops.io.dumps(obj)
+    path = tmp_path / "malformed.zip"
+    path.write_bytes(_rezip(outer))
+    return path
+
+
+def _pipeline_with_steps(steps):
+    pipe = make_pipeline(StandardScaler())
+    pipe.steps = steps
+    return pipe
+
+
+@pytest.mark.parametrize("case", ["list", "LogisticRegression", "dangling marker",
+                                  "step is a string", "step is a 1-tuple", "step is an int",
+                                  "step is a dict", "nested step is a string",
+                                  "format_version true", "format_version -7"])
+def test_malformed_bundles_raise_model_file_error(bundle, tmp_path, case):
+    """issue 27.3: these raised ValueError, TypeError, IndexError or KeyError, or loaded
+    a list, a LogisticRegression or a Pipeline holding the marker string."""
+    from sklearn.linear_model import LogisticRegression
+
+    marker = "sklnn-estimator-0"
+    nested = make_pipeline(StandardScaler(), _pipeline_with_steps(["abc"]))
+    obj, places, version = {
+        "list": ([1, 2], [], 1),
+        "LogisticRegression": (LogisticRegression(), [], 1),
+        "dangling marker": (_pipeline_with_steps([("s", StandardScaler()), ("m", marker)]),
+                            [], 1),
+        "step is a string": (_pipeline_with_steps(["abc"]), [[0]], 1),
+        "step is a 1-tuple": (_pipeline_with_steps([("a",)]), [[0]], 1),
+        "step is an int": (_pipeline_with_steps([1]), [[0]], 1),
+        "step is a dict": (_pipeline_with_steps([{"a": 1}]), [[0]], 1),
+        "nested step is a string": (nested, [[1, 0]], 1),
+        "format_version true": (None, None, True),
+        "format_version -7": (None, None, -7),
+    }[case]
+    path = _with_objects(bundle, tmp_path, obj, places, version)
+    with pytest.raises(ModelFileError) as info:
+        sklnn.load(path)
+    assert type(info.value) is ModelFileError, info.value
+
+
+def test_trusted_must_be_a_list(bundle):
+    with pytest.raises(TypeError, match="trusted must be a list of classes or dotted names"):
+        sklnn.load(bundle, trusted=True)
