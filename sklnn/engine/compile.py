@@ -56,3 +56,19 @@ def gradients_match(get_loss, eager: nn.Module, compiled, X, y, w, generator=Non
         if not torch.allclose(a, b, rtol=rtol, atol=rtol * scale.item()):
             return False
     return True
+
+
+def checked_compiled_forward(trainer, batches):
+    """The trainer's compiled forward (``trainer.compile_module``), or None when the
+    compiler is unavailable or its gradients differ from eager mode on the first batch."""
+    X, y, w = next(iter(batches.epoch(None)))
+    compiled = trainer.compile_module(trainer.module)
+    if compiled is None:
+        return None
+    if gradients_match(trainer.get_loss, trainer.module, compiled, X, y, w, trainer.generator):
+        return compiled
+    warn_user(
+        "torch.compile produced gradients that differ from eager mode on the first "
+        "batch; training continues without compilation.",
+        RuntimeWarning)
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -61,3 +62,41 @@ def state_is_finite(module: nn.Module) -> bool:
     if not tensors:
         return True
     return bool(torch.stack([t.isfinite().all() for t in tensors]).all())
+
+
+def capture_training_state(trainer) -> dict:
+    """Everything needed to continue ``trainer``'s fit exactly (a ``Checkpoint`` writes it):
+    tensors and plain values only."""
+    cuda = trainer.device.type == "cuda"
+    return {
+        "module": trainer.module.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "progress": dataclasses.asdict(trainer.state),
+        "epochs_in_fit": trainer.epochs_in_fit,
+        "shuffle_rng": (None if trainer.shuffle_generator is None
+                        else trainer.shuffle_generator.get_state()),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(trainer.device) if cuda else None,
+        "fit_rng": None if trainer.generator is None else trainer.generator.get_state(),
+        "best_weights": trainer.best_weights,
+        "schedule": trainer.schedule.state_dict(),
+    }
+
+
+def restore_training_state(trainer, saved: dict) -> None:
+    """Put ``trainer`` back where :func:`capture_training_state` found it."""
+    trainer.module.load_state_dict(saved["module"])
+    trainer.optimizer.load_state_dict(saved["optimizer"])
+    for name, value in saved["progress"].items():
+        setattr(trainer.state, name, value)
+    trainer.epochs_in_fit = saved["epochs_in_fit"]
+    if trainer.shuffle_generator is not None and saved["shuffle_rng"] is not None:
+        trainer.shuffle_generator.set_state(saved["shuffle_rng"].cpu())
+    torch.set_rng_state(saved["torch_rng"].cpu())
+    if trainer.generator is not None and saved.get("fit_rng") is not None:
+        trainer.generator.set_state(saved["fit_rng"].cpu())
+    if saved.get("cuda_rng") is not None and trainer.device.type == "cuda":
+        torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), trainer.device)
+    if saved["best_weights"] is not None:
+        trainer.best_weights = saved["best_weights"]
+    trainer.schedule.load_state_dict(saved.get("schedule") or {})

@@ -22,7 +22,6 @@ module hook, global ones included.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from contextlib import nullcontext
@@ -30,17 +29,23 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
-from sklnn._warnings import warn_user
 from sklnn.engine._ddp_guard import stop_requested
 from sklnn.engine.batches import Batches
-from sklnn.engine.compile import compile_module, gradients_match
+from sklnn.engine.compile import checked_compiled_forward, compile_module
 from sklnn.engine.dense_gradients import DenseGradients
 from sklnn.engine.hooks import HOOKS, has_module_hooks, hook_lists
 from sklnn.engine.objectives import Objective
 from sklnn.engine.penalty import L2Penalty, penalised_parameters
 from sklnn.engine.schedules import Schedule, current_learning_rate
 from sklnn.engine.solvers import OptimizerStep
-from sklnn.engine.state import ProgressState, TrainingStopped, snapshot, state_is_finite
+from sklnn.engine.state import (
+    ProgressState,
+    TrainingStopped,
+    capture_training_state,
+    restore_training_state,
+    snapshot,
+    state_is_finite,
+)
 from sklnn.engine.stopping import plateau_reached, update_no_improvement
 from sklnn.modules.norm import sample_weights
 from sklnn.modules.randomness import fit_generator
@@ -278,19 +283,8 @@ class Trainer:
         return compile_module(module)
 
     def _maybe_compile(self, batches: Batches) -> None:
-        if not self.compile:
-            return
-        X, y, w = next(iter(batches.epoch(None)))
-        compiled = self.compile_module(self.module)
-        if compiled is None:
-            return
-        if gradients_match(self.get_loss, self.module, compiled, X, y, w, self.generator):
-            self.forward = compiled
-        else:
-            warn_user(
-                "torch.compile produced gradients that differ from eager mode on the first "
-                "batch; training continues without compilation.",
-                RuntimeWarning)
+        if self.compile:
+            self.forward = checked_compiled_forward(self, batches) or self.forward
 
     # -------------------------------------------------------- stopping rules
     def _update_no_improvement(self, state: ProgressState, valid_score) -> None:
@@ -429,36 +423,8 @@ class Trainer:
     # ------------------------------------------------------------ checkpoints
     def training_state(self) -> dict:
         """Everything needed to continue this fit exactly: tensors and plain values only."""
-        cuda = self.device.type == "cuda"
-        return {
-            "module": self.module.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "progress": dataclasses.asdict(self.state),
-            "epochs_in_fit": self.epochs_in_fit,
-            "shuffle_rng": (
-                None if self.shuffle_generator is None else self.shuffle_generator.get_state()
-            ),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
-            "fit_rng": None if self.generator is None else self.generator.get_state(),
-            "best_weights": self.best_weights,
-            "schedule": self.schedule.state_dict(),
-        }
+        return capture_training_state(self)
 
     def load_training_state(self, saved: dict) -> None:
         """Continue from ``training_state()``'s output (e.g. read back from a checkpoint)."""
-        self.module.load_state_dict(saved["module"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        for name, value in saved["progress"].items():
-            setattr(self.state, name, value)
-        self.epochs_in_fit = saved["epochs_in_fit"]
-        if self.shuffle_generator is not None and saved["shuffle_rng"] is not None:
-            self.shuffle_generator.set_state(saved["shuffle_rng"].cpu())
-        torch.set_rng_state(saved["torch_rng"].cpu())
-        if self.generator is not None and saved.get("fit_rng") is not None:
-            self.generator.set_state(saved["fit_rng"].cpu())
-        if saved.get("cuda_rng") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), self.device)
-        if saved["best_weights"] is not None:
-            self.best_weights = saved["best_weights"]
-        self.schedule.load_state_dict(saved.get("schedule") or {})
+        restore_training_state(self, saved)

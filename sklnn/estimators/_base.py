@@ -18,15 +18,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from sklnn._sklearn_private import _fit_context
 from sklnn._warnings import attributed_to_user
 from sklnn.callbacks._base import callback_params, check_callbacks, set_callback_params
 from sklnn.engine import fitting
 from sklnn.engine.budget import EpochBudget, resolve_max_iter
-from sklnn.engine.devices import autocast_dtype, place_module, saved_device, to_cpu
-from sklnn.engine.inference import predict_batch_rows, predict_outputs
 from sklnn.engine.solvers import is_stochastic
 from sklnn.engine.state import ProgressState
 from sklnn.engine.trainer import Trainer
@@ -34,19 +31,17 @@ from sklnn.estimators._data import TrainingData
 from sklnn.estimators._declarations import ENGINE, declare
 from sklnn.estimators._export import ExportableModel
 from sklnn.estimators._fit_lock import one_fit_at_a_time
+from sklnn.estimators._fitted import FittedNetwork
 from sklnn.estimators._sklearn_callbacks import (
     SklearnCallbacks,
     epoch_tasks,
     with_sklearn_callbacks,
 )
 from sklnn.history import History
-from sklnn.persistence import save as save_estimator
 from sklnn.persistence._registry import register as register_saveable
-from sklnn.summary import Summary, summarize
 from sklnn.validation import (
     check_features,
     check_features_and_targets,
-    check_representable,
     check_sample_weight,
 )
 
@@ -60,7 +55,8 @@ def _stochastic(estimator) -> bool:
     return True
 
 
-class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimator):
+class NeuralNetBase(ExportableModel, FittedNetwork, SklearnCallbacks, TrainingData,
+                    BaseEstimator):
     """Engine plumbing shared by all estimators; not for direct use."""
 
     #: set by subclasses: whether the estimator is a classifier (stratified splits)
@@ -382,86 +378,6 @@ class NeuralNetBase(ExportableModel, SklearnCallbacks, TrainingData, BaseEstimat
 
     def _n_layers(self) -> int:
         return sum(isinstance(m, torch.nn.Linear) for m in self.module_.modules()) + 1
-
-    # ------------------------------------------------------------ prediction
-    def _forward(self, X) -> np.ndarray:
-        """Validated input to decoded outputs (probabilities or values), as numpy."""
-        check_is_fitted(self)
-        if self._streams(X):
-            return self._streamed_outputs(X, self._forward_rows)
-        with attributed_to_user():
-            X = self._validate_X(X, reset=False)
-        return self._forward_rows(X)
-
-    def _forward_rows(self, X) -> np.ndarray:
-        """Validated rows to decoded outputs."""
-        check_representable(X, self._compute_dtype)
-        objective = self._make_objective()
-        batch_rows = self._predict_batch_rows()
-        flops = min(X.shape[0], batch_rows) * self._predict_flops_per_sample(self.module_)
-        with fitting.prediction_scope(flops):
-            out = predict_outputs(
-                self.module_, X, device=self.device_, dtype=self._compute_dtype,
-                batch_rows=batch_rows, decode=objective.decode,
-                autocast=self._inference_autocast(),
-            )
-        return out.astype(X.dtype if X.dtype in (np.float32, np.float64) else np.float64,
-                          copy=False)
-
-    def _inference_autocast(self) -> torch.dtype | None:
-        """Autocast for prediction; float16 falls back to full precision off CUDA (a model
-        trained on a GPU and loaded on a CPU-only machine still predicts)."""
-        if self.precision == "float16" and self.device_.type != "cuda":
-            return None
-        return autocast_dtype(self.precision, self.device_)
-
-    def _predict_batch_rows(self) -> int:
-        return predict_batch_rows(self._largest_activation(), self.device_)
-
-    def _largest_activation(self) -> int:
-        """Values per row of the widest tensor a forward pass makes (input included)."""
-        widths = [self.n_features_in_]
-        for layer in self.module_.modules():
-            if isinstance(layer, torch.nn.Linear):
-                widths += [layer.in_features, layer.out_features]
-        return max(widths)
-
-    # ------------------------------------------------------------- utilities
-    def summary(self, print_fn=None) -> Summary:
-        """Each layer with its output shape and parameter count, and the total.
-
-        Returns a :class:`~sklnn.summary.Summary` whose text is the table, so a notebook
-        or REPL shows it once; in a script, ``print(clf.summary())``. ``print_fn``, when
-        given, also receives the table (e.g. ``print_fn=print`` or a logger's method).
-        """
-        check_is_fitted(self)
-        result = summarize(self.module_, self._input_shape(), device=self.device_,
-                           dtype=self._compute_dtype)
-        if print_fn is not None:
-            print_fn(str(result))
-        return result
-
-    def save(self, path) -> None:
-        """Write the fitted estimator to ``path`` without pickle; read it with ``sklnn.load``.
-
-        The file is safe to load from an untrusted source (see ``sklnn.persistence``).
-        """
-        save_estimator(self, path)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        if "module_" in state:
-            state["module_"] = copy.deepcopy(self.module_).to("cpu")
-            state["_optimizer_state"] = to_cpu(state.get("_optimizer_state"))
-            state["device_"] = str(self.device_)
-        return state
-
-    def __setstate__(self, state):
-        if "module_" in state:
-            device = saved_device(state["device_"])
-            state["device_"] = device
-            state["module_"] = place_module(state["module_"], device)
-        self.__dict__.update(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

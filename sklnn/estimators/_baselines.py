@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from sklnn._sklearn_private import Interval, _fit_context
@@ -168,3 +170,38 @@ class SeasonalNaive(ExportableModel, _SequenceInput, RegressorMixin, BaseEstimat
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+def network_beats_seasonal_naive(forecaster, X, y, sample_weight) -> bool:
+    """With a seasonal base, whether ``forecaster``'s network, trained on the earlier
+    windows, forecasts the last tenth better (mean absolute error) than seasonal naive:
+    ``RNNForecaster.fit`` falls back to this baseline otherwise.
+
+    The training windows end ``horizon`` windows before the held-out ones, so that
+    none of their targets falls in the held-out period. On a short or irregular
+    series the network's deviations from the seasonal base may not carry over to
+    new periods (docs/sequences.md: Lynx); the forecast is then seasonal naive.
+    """
+    if (forecaster.season_length is None or forecaster.loss == "quantile"
+            or forecaster.warm_start or vars(forecaster).get("_probe", False)
+            or isinstance(X, pd.DataFrame)):
+        return True
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if X.ndim not in (2, 3) or len(X) != len(y):
+        return True  # left to fit's own checks
+    horizon = 1 if y.ndim == 1 else y.shape[1]
+    held_out = max(1, len(X) // 10)
+    n_train = len(X) - held_out - horizon + 1
+    if n_train < max(10, 2 * held_out) or forecaster.season_length > X.shape[1]:
+        return True  # too short to hold a period out
+    probe = clone(forecaster)
+    probe._probe = True
+    weight = None if sample_weight is None else np.asarray(sample_weight)[:n_train]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probe.fit(X[:n_train], y[:n_train], weight)
+    actual = y[-held_out:].reshape(held_out, -1)
+    network = probe.predict(X[-held_out:]).reshape(held_out, -1)
+    probe.uses_network_ = False
+    naive = probe.predict(X[-held_out:]).reshape(held_out, -1)
+    return bool(np.mean(np.abs(network - actual)) < np.mean(np.abs(naive - actual)))

@@ -197,3 +197,18 @@ def history_windows(values: np.ndarray, window_steps: int, features: int, steps:
             f"history has {length} steps but the model reads windows of {window_steps}."
         )
     return windows
+
+
+def recursive_forecasts(predict, windows: np.ndarray, steps: int) -> np.ndarray:
+    """``steps`` values after each window: ``predict``'s horizon, then its forecasts
+    appended to the window and fed back in (only univariate models need more than one
+    call). Returns shape (n_windows, steps)."""
+    window_steps = windows.shape[1]
+    forecasts, produced = [], 0
+    while produced < steps:
+        predicted = predict(windows).reshape(len(windows), -1)
+        forecasts.append(predicted)
+        produced += predicted.shape[1]
+        if produced < steps:
+            windows = np.concatenate([windows, predicted], axis=1)[:, -window_steps:]
+    return np.concatenate(forecasts, axis=1)[:, :steps]

@@ -2,91 +2,27 @@
 
 from __future__ import annotations
 
-import warnings
-from numbers import Integral
-
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from sklnn._sklearn_private import Interval, StrOptions
 from sklnn.engine.objectives import QuantileLoss
-from sklnn.estimators._declarations import BOOL, Param, engine_params
+from sklnn.estimators._baselines import network_beats_seasonal_naive
+from sklnn.estimators._forecast_params import FORECASTER_PARAMS
 from sklnn.estimators._forecast_transforms import (
     IDENTITY,
-    _check_quantiles,
     _following_index,
     _LastForecastScore,
     _weighted_moments,
     history_windows,
+    recursive_forecasts,
     windows_to_model,
 )
-from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
+from sklnn.estimators._recurrent import _RecurrentMixin
 from sklnn.estimators._tasks import NeuralRegressor
 from sklnn.modules.inference import SeasonalRepeat, WindowForecaster
 from sklnn.validation import check_int, check_sample_weight, to_host
-
-FORECASTER_PARAMS = (
-    Param("training_target", "last", (StrOptions({"last", "sequence"}),),
-          '{"last", "sequence"}', """
-        "last" (sequence-to-vector) trains on the ``horizon`` values after the
-        window's last step only. "sequence" (sequence-to-sequence) trains the
-        network to forecast the next ``horizon`` values after *every* step,
-        which gives many more error signals per window. The validation score
-        for early stopping is the R^2 of the last step's forecasts. The per-step
-        targets are built from the window and ``y``: the series is the window's
-        ``target_feature`` column followed by ``y``, and the target after step
-        t is the ``horizon`` values that follow it. So ``y`` is given exactly
-        as for "last" (the continuation of the series), and ``predict`` returns
-        the forecast after the last step, also as for "last". Requires the
-        forecast quantity to be an input feature and ``bidirectional=False``."""),
-    Param("burn_in", 0, (Interval(Integral, 0, None, closed="left"),), "int", """
-        With ``training_target="sequence"``, the steps at the start of each
-        window whose forecasts are left out of the loss. Forecasts made after
-        seeing only a few values are poor whatever the weights, and their large
-        errors would otherwise dominate the gradient."""),
-    Param("target_feature", 0, (Interval(Integral, 0, None, closed="left"),), "int",
-          'Which input feature ``y`` continues, for ``training_target="sequence"``.'),
-    Param("differencing", 1, (Interval(Integral, 0, 1, closed="both"),), "{0, 1}", """
-        1 trains on the changes from one step to the next instead of the
-        levels (every input feature, and the targets, whose first change is
-        measured from the window's last value of ``target_feature``);
-        predictions are summed back onto that last value. A trend then becomes
-        a level the network can learn, instead of values outside everything
-        it was trained on. 0 uses the levels."""),
-    Param("instance_norm", True, BOOL, "bool", """
-        Standardise each window by its own mean and standard deviation (per
-        feature, after differencing), and its targets by those of
-        ``target_feature`` (RevIN's per-window scaling). Predictions are mapped
-        back with the same window's statistics, so series of any level and
-        scale share one network."""),
-    Param("season_length", None, (Interval(Integral, 1, None, closed="left"), None),
-          "int or None", """
-        Steps per season (12 for monthly data with a yearly cycle). When set,
-        the network forecasts the deviations from each window's seasonal-naive
-        forecast (the window's last season, repeated), which ``predict`` adds
-        back: a network that has learnt nothing forecasts seasonal naive. With
-        ``instance_norm`` the deviations are scaled, not centred, by the spread
-        of the window's own season-to-season changes; ``differencing`` applies
-        to them. Windows need at least ``season_length`` steps; needs
-        ``training_target="last"``."""),
-    Param("scale", True, BOOL, "bool", "Standardise inputs and targets as described above."),
-    Param("loss", "squared_error",
-          (StrOptions({"squared_error", "absolute_error", "huber", "quantile"}),),
-          '{"squared_error", "absolute_error", "huber", "quantile"}', """
-        Training loss on the standardised targets ("squared_error" is half the
-        squared error, as in scikit-learn's MLP). "quantile" trains one output
-        per value of ``quantiles`` with the pinball loss: ``predict`` returns
-        the quantile nearest the median, ``predict_quantiles`` all of them."""),
-    Param("quantiles", (0.1, 0.5, 0.9), ("array-like",), "sequence of float", """
-        Increasing levels in (0, 1) forecast with ``loss="quantile"`` (ignored
-        otherwise).""", check=lambda name, value: _check_quantiles(value)),
-    *RECURRENT_PARAMS,
-    *engine_params(),
-)
 
 
 class RNNForecaster(_RecurrentMixin, NeuralRegressor):
@@ -375,42 +311,10 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         -------
         self
         """
-        uses_network = self._network_beats_seasonal_naive(X, y, sample_weight)
+        uses_network = network_beats_seasonal_naive(self, X, y, sample_weight)
         super().fit(X, y, sample_weight, validation_data=validation_data)
         self.uses_network_ = uses_network
         return self
-
-    def _network_beats_seasonal_naive(self, X, y, sample_weight) -> bool:
-        """With a seasonal base, whether a network trained on the earlier windows forecasts
-        the last tenth better (mean absolute error) than seasonal naive.
-
-        The training windows end ``horizon`` windows before the held-out ones, so that
-        none of their targets falls in the held-out period. On a short or irregular
-        series the network's deviations from the seasonal base may not carry over to
-        new periods (docs/sequences.md: Lynx); the forecast is then seasonal naive.
-        """
-        if (self.season_length is None or self.loss == "quantile" or self.warm_start
-                or vars(self).get("_probe", False) or isinstance(X, pd.DataFrame)):
-            return True
-        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        if X.ndim not in (2, 3) or len(X) != len(y):
-            return True  # left to fit's own checks
-        horizon = 1 if y.ndim == 1 else y.shape[1]
-        held_out = max(1, len(X) // 10)
-        n_train = len(X) - held_out - horizon + 1
-        if n_train < max(10, 2 * held_out) or self.season_length > X.shape[1]:
-            return True  # too short to hold a period out
-        probe = clone(self)
-        probe._probe = True
-        weight = None if sample_weight is None else np.asarray(sample_weight)[:n_train]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            probe.fit(X[:n_train], y[:n_train], weight)
-        actual = y[-held_out:].reshape(held_out, -1)
-        network = probe.predict(X[-held_out:]).reshape(held_out, -1)
-        probe.uses_network_ = False
-        naive = probe.predict(X[-held_out:]).reshape(held_out, -1)
-        return bool(np.mean(np.abs(network - actual)) < np.mean(np.abs(naive - actual)))
 
     # ------------------------------------------------------------ prediction
     def predict(self, X):
@@ -519,16 +423,7 @@ class RNNForecaster(_RecurrentMixin, NeuralRegressor):
         window_steps, features = self.sequence_shape_
         values = np.asarray(to_host(history), dtype=np.float64)
         windows = history_windows(values, window_steps, features, steps, self.horizon_)
-        windows = windows[:, -window_steps:]
-        forecasts = []
-        produced = 0
-        while produced < steps:
-            predicted = self.predict(windows).reshape(len(windows), -1)
-            forecasts.append(predicted)
-            produced += predicted.shape[1]
-            if produced < steps:  # only univariate models get here
-                windows = np.concatenate([windows, predicted], axis=1)[:, -window_steps:]
-        result = np.concatenate(forecasts, axis=1)[:, :steps]
+        result = recursive_forecasts(self.predict, windows[:, -window_steps:], steps)
         if values.ndim == 1 or features > 1:
             result = result[0]
         if isinstance(history, pd.Series):
