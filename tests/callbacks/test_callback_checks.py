@@ -1,5 +1,5 @@
 """Callbacks and checkpoints are checked when the fit starts, and a checkpoint that does
-not fit the estimator (or is not one) raises a clear error (issue 27.7)."""
+not fit the estimator (or is not one) raises a clear error."""
 
 import os
 import subprocess

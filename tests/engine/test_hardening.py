@@ -174,7 +174,7 @@ def test_concurrent_fits_with_dropout_are_reproducible_and_leave_the_global_rng(
 
 
 def test_concurrent_partial_fits_of_one_estimator_lose_no_update():
-    """issue 27.5: two threads x 20 partial_fit calls ended with t_ 900 of 2,050 and half
+    """Two threads x 20 partial_fit calls ended with t_ 900 of 2,050 and half
     the loss curve. Fits of one estimator now wait for each other."""
     import pickle
 
@@ -223,7 +223,7 @@ def test_a_fit_started_inside_a_fit_of_the_same_estimator_raises():
 
 
 def test_a_divergence_within_the_first_epoch_is_reported():
-    """issue 27.8: the rule compared the last epoch with the first; a fit whose first epoch
+    """The rule compared the last epoch with the first; a fit whose first epoch
     already diverged (loss 44 from 1.15 at initialisation, then 126) was not reported."""
     from sklnn import RNNClassifier
 

@@ -1,4 +1,4 @@
-"""Loose ends of the loaders (issue 27.9): clear errors instead of raw ones."""
+"""Loose ends of the loaders: clear errors instead of raw ones."""
 
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""scikit-learn's checks at the defaults (issue 27.10): what the defaults cannot pass is
+"""scikit-learn's checks at the defaults: what the defaults cannot pass is
 declared (a tag, or ``_expected_failed_checks`` with its reason), and really fails."""
 
 import warnings

@@ -1,4 +1,4 @@
-"""Data-parallel fits leave nothing behind (issue 27.6): workers end with their parent,
+"""Data-parallel fits leave nothing behind: workers end with their parent,
 the folders of killed fits are removed, Ctrl-C keeps the weights, too few rows are refused
 up front, and a memmap is not copied. One test starts real gloo workers."""
 

@@ -68,7 +68,7 @@ def _attacks(folder: Path) -> dict[str, tuple[Path, str]]:
             "needs 12,80"),
         "40,000 classes": (_edit(multilabel, folder / "classes", classes_=np.arange(40000),
                                  n_outputs_=40000), "declares"),
-        # issue 27.1: n_outputs_ was used to build an array before it was compared with
+        # n_outputs_ was used to build an array before it was compared with
         # classes_ (+2 GiB for 2**28; a bare MemoryError for 2**31)
         "multilabel n_outputs_ 2**28, 2 classes": (
             _edit(multilabel, folder / "outputs", classes_=np.arange(2), n_outputs_=2**28),
@@ -77,7 +77,7 @@ def _attacks(folder: Path) -> dict[str, tuple[Path, str]]:
             _edit(FORMAT1 / "RNNClassifier.sklnn", folder / "rnn-outputs",
                   _set("label_type", "multilabel-indicator"), classes_=np.arange(2),
                   n_outputs_=2**31), "classes_ are 0..1"),
-        # issue 27.9: these loaded
+        # These loaded
         "n_layers_ 999": (_edit(mlp, folder / "layers", n_layers_=999), "n_layers_ is 999"),
         "horizon_ 5 for one output": (
             _edit(FORMAT1 / "RNNForecaster.sklnn", folder / "horizon", horizon_=5),
@@ -276,7 +276,7 @@ def test_one_device_rule_for_load_and_unpickling(tmp_path):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_weights_are_refused(tmp_path, bad):
-    """issue 27.8: a file with NaN or inf weights loaded and predicted class 0 or NaN."""
+    """A file with NaN or inf weights loaded and predicted class 0 or NaN."""
     metadata, weights = read(FORMAT1 / "MLPClassifierGPU.sklnn")
     with np.load(io.BytesIO(weights)) as arrays:
         state = {name: arrays[name] for name in arrays.files}
@@ -291,7 +291,7 @@ def test_non_finite_weights_are_refused(tmp_path, bad):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB")
 def test_summary_of_a_huge_input_shape_allocates_nothing_for_it(tmp_path):
-    """issue 27.9: a ResNet file with input_shape_ (1, 32768, 32768) loads (global pooling:
+    """A ResNet file with input_shape_ (1, 32768, 32768) loads (global pooling:
     the weights do not grow with it); summary() then allocated 4 GiB for one zero image.
     It now runs the sample on the meta device: shapes only."""
     import resource
@@ -318,7 +318,7 @@ def test_summary_of_a_huge_input_shape_allocates_nothing_for_it(tmp_path):
 
 
 def test_the_default_budget_follows_the_bytes_on_disk(tmp_path, monkeypatch):
-    """issue 27.2: the default budget was 4x the weights' declared size, which the file
+    """The default budget was 4x the weights' declared size, which the file
     writes: a file 40x smaller than the weights it declares loaded whatever they cost
     (above the 256 MiB floor, lowered here to 1 MiB to keep the test small). It now
     follows the file's size on disk; a caller who trusts the file passes max_bytes."""

@@ -281,7 +281,7 @@ def test_resume_clears_temporaries_of_a_run_killed_while_saving(binary_data, tmp
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_save_after_set_params_writes_the_network_that_was_fitted(tmp_path):
-    """issue 27.4: set_params(activation="tanh") after fit made the file rebuild another
+    """set_params(activation="tanh") after fit made the file rebuild another
     network (probabilities off by up to 0.82); hidden_layer_sizes=(4,) made one that
     could not load."""
     X = np.random.RandomState(0).randn(80, 5)

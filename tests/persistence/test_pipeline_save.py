@@ -148,7 +148,7 @@ def _npy(shape, data: bytes) -> bytes:
 
 
 def test_the_inner_skops_zip_is_held_to_the_budget_before_skops_reads_it(bundle, tmp_path):
-    """issue 27.2: a 5 KB bundle whose inner .npy inflates to 512 MiB cost +1 GiB of memory
+    """A 5 KB bundle whose inner .npy inflates to 512 MiB cost +1 GiB of memory
     and loaded, even with max_bytes=50 MB."""
     def bomb(inner):
         name = next(n for n in inner if n.endswith(".npy"))
@@ -202,7 +202,7 @@ def _pipeline_with_steps(steps):
                                   "step is a dict", "nested step is a string",
                                   "format_version true", "format_version -7"])
 def test_malformed_bundles_raise_model_file_error(bundle, tmp_path, case):
-    """issue 27.3: these raised ValueError, TypeError, IndexError or KeyError, or loaded
+    """These raised ValueError, TypeError, IndexError or KeyError, or loaded
     a list, a LogisticRegression or a Pipeline holding the marker string."""
     from sklearn.linear_model import LogisticRegression
 
