@@ -87,6 +87,8 @@ def main():
         # n_iter_no_change=epochs: both networks run every epoch
         clf = CNNImageClassifier(filters=(16, 32), dense_layers=(64,), batch_norm=batch_norm,
                                  solver="sgd", learning_rate_init=0.05, momentum=0.9,
+                                 # the lecture's plain training: no dropout, shifts or schedule
+                                 dropout=0.0, shift_range=0, learning_rate="constant",
                                  batch_size=64, max_iter=args.epochs,
                                  n_iter_no_change=args.epochs, random_state=0,
                                  device=args.device, callbacks=[watch])
