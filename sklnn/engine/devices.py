@@ -117,7 +117,7 @@ def channels_last_trains_safely(module: torch.nn.Module) -> bool:
     """False for a network with a 2-D convolution on the CPU that oneDNN's channels-last
     weight gradient gets wrong, and True for every other network with a 2-D convolution.
 
-    The wrong case (oneDNN issue 6035): a 1x1 convolution with a stride above 1 and fewer
+    The wrong case (oneDNN issue #6035): a 1x1 convolution with a stride above 1 and fewer
     input channels per group than oneDNN's channel block (8 with AVX2, 16 with AVX-512)
     writes past a workspace in the backward pass for the weights, in the channels-last
     layout only: wrong gradients, a hang or a corrupted heap. Such a network (a ResNet

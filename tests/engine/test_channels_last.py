@@ -38,7 +38,7 @@ def images(n=64, size=12, seed=0):
 
 
 @pytest.mark.parametrize("conv, safe", [
-    (nn.Conv2d(8, 16, 1, stride=2), False),   # oneDNN issue 6035: 1x1, strided, 8 < 16
+    (nn.Conv2d(8, 16, 1, stride=2), False),   # oneDNN issue #6035: 1x1, strided, 8 < 16
     (nn.Conv2d(15, 32, 1, stride=(1, 2)), False),
     (nn.Conv2d(16, 32, 1, stride=2), True),   # a full channel block
     (nn.Conv2d(8, 16, 1, stride=1), True),    # no stride: not the faulty kernel

@@ -272,7 +272,7 @@ def test_convolutions_go_channels_last_on_cuda_and_the_cpu():
     assert cpu[2].weight.is_contiguous()  # 2-D weights keep their layout
     assert place_module(network(), torch.device("cpu"), torch.float64)[2].weight.dtype == (
         torch.float64)
-    # oneDNN issue 6035: a strided 1x1 convolution of fewer than 16 channels stays NCHW
+    # oneDNN issue #6035: a strided 1x1 convolution of fewer than 16 channels stays NCHW
     narrow = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 1, stride=2))
     narrow = place_module(narrow.to(memory_format=torch.channels_last), torch.device("cpu"))
     assert narrow[0].weight.is_contiguous() and narrow[1].weight.is_contiguous()
