@@ -84,22 +84,7 @@ def mutated_files(draw) -> bytes:
         return bytes(flipped)
     members = _members(data)
     if kind == "members":
-        edit = draw(st.sampled_from(["drop", "duplicate", "extra", "rename", "truncate",
-                                     "stored", "garbage"]))
-        index = draw(st.integers(0, len(members) - 1))
-        name, payload = members[index]
-        if edit == "drop":
-            del members[index]
-        elif edit == "duplicate":
-            members.append((name, payload))
-        elif edit == "extra":
-            members.append((draw(names), b"x"))
-        elif edit == "rename":
-            members[index] = (draw(names), payload)
-        elif edit == "truncate":
-            members[index] = (name, payload[: draw(st.integers(0, max(0, len(payload) - 1)))])
-        elif edit == "garbage":
-            members[index] = (name, draw(st.binary(max_size=64)))
+        edit = _edit_members(draw, members, MODEL_FILE_EDITS)
         return _zip(members, zipfile.ZIP_STORED if edit == "stored" else zipfile.ZIP_DEFLATED)
     metadata = json.loads(dict(members)["metadata.json"])
     weights = dict(members)["weights.npz"]
@@ -140,9 +125,15 @@ def _bundle() -> bytes:
         return (Path(folder) / "b.zip").read_bytes()
 
 
-def _edit_members(draw, members: list) -> list:
-    edit = draw(st.sampled_from(["drop", "duplicate", "extra", "rename", "truncate",
-                                 "garbage", "flip"]))
+#: edits of a zip's members: a model file's may also store it uncompressed, a bundle's may
+#: flip bytes inside one member
+MODEL_FILE_EDITS = ("drop", "duplicate", "extra", "rename", "truncate", "stored", "garbage")
+BUNDLE_EDITS = ("drop", "duplicate", "extra", "rename", "truncate", "garbage", "flip")
+
+
+def _edit_members(draw, members: list, edits=BUNDLE_EDITS) -> str:
+    """Apply one of ``edits`` to ``members`` (a list of (name, payload)) in place; return it."""
+    edit = draw(st.sampled_from(edits))
     index = draw(st.integers(0, len(members) - 1))
     name, payload = members[index]
     if edit == "drop":
@@ -157,13 +148,13 @@ def _edit_members(draw, members: list) -> list:
         members[index] = (name, payload[: draw(st.integers(0, max(0, len(payload) - 1)))])
     elif edit == "garbage":
         members[index] = (name, draw(st.binary(max_size=64)))
-    elif payload:
+    elif edit == "flip" and payload:
         flipped = bytearray(payload)
         for at, mask in draw(st.lists(st.tuples(st.integers(0, len(payload) - 1),
                                                 st.integers(1, 255)), min_size=1, max_size=4)):
             flipped[at] ^= mask
         members[index] = (name, bytes(flipped))
-    return members
+    return edit
 
 
 @st.composite
@@ -179,7 +170,8 @@ def mutated_bundles(draw, bundle: bytes) -> bytes:
         return bytes(flipped)
     members = _members(bundle)
     if kind == "outer":
-        return _zip(_edit_members(draw, members))
+        _edit_members(draw, members)
+        return _zip(members)
     outer = dict(members)
     if kind == "manifest":
         manifest = json.loads(outer["bundle.json"])
@@ -188,7 +180,7 @@ def mutated_bundles(draw, bundle: bytes) -> bytes:
     else:
         inner = _members(outer["objects.skops"])
         if kind == "inner":
-            inner = _edit_members(draw, inner)
+            _edit_members(draw, inner)
         else:
             schema = json.loads(dict(inner)["schema.json"])
             path = draw(st.lists(st.integers(0, 50), min_size=1, max_size=8))
