@@ -29,7 +29,7 @@ class _RecurrentMixin(_SequenceInput):
     """The recurrent architecture shared by both recurrent estimators."""
 
     # ----------------------------------------------------------- the network
-    def _network(self, n_outputs, *, all_steps=False, first_step=0, readout="last"):
+    def _network(self, n_outputs, *, all_steps=False, first_step=0, readout="last", stem=None):
         steps, features = self.sequence_shape_
         return RecurrentNetwork(
             steps,
@@ -44,6 +44,7 @@ class _RecurrentMixin(_SequenceInput):
             first_step=first_step,
             padding_value=self._padding_value,
             readout=readout,
+            stem=stem,
         )
 
     def _init_module(self, module, generator, initial=None):

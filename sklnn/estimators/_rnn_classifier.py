@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from sklnn._sklearn_private import StrOptions
-from sklnn.estimators._declarations import CLASS_WEIGHT, Param, engine_params
+from numbers import Integral
+
+from sklnn._sklearn_private import Interval, StrOptions
+from sklnn.engine.budget import EpochBudget
+from sklnn.estimators._declarations import (
+    CLASS_WEIGHT,
+    Param,
+    auto_max_iter,
+    engine_params,
+)
 from sklnn.estimators._export import NotExportableError
 from sklnn.estimators._recurrent import RECURRENT_PARAMS, _RecurrentMixin
 from sklnn.estimators._sequences import PADDING_VALUE, _PaddedSequenceClassifier, auto_batch_param
 from sklnn.estimators._tasks import NeuralClassifier
-from sklnn.modules.rnn import READOUTS
+from sklnn.modules.norm import WeightedBatchNorm1d
+from sklnn.modules.rnn import READOUTS, ConvStem1d
 
 READOUT = Param("readout", "mean", (StrOptions(set(READOUTS)),), '{"last", "mean", "flatten"}',
                 """
@@ -18,17 +27,35 @@ READOUT = Param("readout", "mean", (StrOptions(set(READOUTS)),), '{"last", "mean
     outputs at all T steps joined into one vector ("flatten", as the MNIST-1D
     paper's GRU; padded steps read as zeros).""")
 
+STEM_CHANNELS = Param("stem_channels", 32, (Interval(Integral, 1, None, closed="left"), None),
+                      "int or None", """
+    Channels of a convolution, with batch normalisation and ReLU, that reads
+    the sequences before the recurrent layers in windows of ``stem_stride``
+    steps that do not overlap: the recurrent layers then run over about
+    ``T / stem_stride`` steps of local features. None: they read the raw
+    steps.""")
+STEM_STRIDE = Param("stem_stride", 4, (Interval(Integral, 1, None, closed="left"),), "int",
+                    "Steps per window of the stem (with ``stem_channels`` set).")
+#: max_iter="auto" (docs/user_guide.md, "Training budget")
+RNN_CLASSIFIER_BUDGET = EpochBudget(samples_seen=10_000, min_epochs=40, max_epochs=200,
+                                    flop_budget=5e12)
+
 # Chosen from measurements on MNIST-1D and four UCR sets (docs/sequences.md): one
 # bidirectional layer read through the mean of its outputs, at a larger step size, reaches
-# the paper's GRU accuracy in a fifth of the epochs the last-state default needed.
+# the paper's GRU accuracy in a fifth of the epochs the last-state default needed; the stem
+# and the cosine schedule over the training budget by cross-validation on the training
+# parts of seven UCR/UEA sets.
 _DEFAULTS = {"hidden_size": 32, "num_layers": 1, "bidirectional": True}
 CLASSIFIER_PARAMS = (
     *(p.replace(default=_DEFAULTS[p.name]) if p.name in _DEFAULTS else p
       for p in RECURRENT_PARAMS),
     READOUT,
+    STEM_CHANNELS,
+    STEM_STRIDE,
     PADDING_VALUE,
-    *(auto_batch_param(100) if p.name == "batch_size" else p  # the MNIST-1D paper's batch
-      for p in engine_params(learning_rate_init=0.01, max_iter=40)),
+    *(auto_batch_param(100) if p.name == "batch_size"  # the MNIST-1D paper's batch
+      else auto_max_iter(RNN_CLASSIFIER_BUDGET) if p.name == "max_iter" else p
+      for p in engine_params(learning_rate="cosine", learning_rate_init=0.01)),
     CLASS_WEIGHT,
 )
 
@@ -38,16 +65,23 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
 
     ``X`` holds sequences of shape ``(n, T)`` (univariate) or ``(n, T, F)``;
     labels, probabilities, ``class_weight``, multilabel targets and
-    ``partial_fit`` behave as in :class:`~sklnn.MLPClassifierGPU`. The class
-    is read from the last layer's outputs, by default their mean over the
-    real steps of both directions (``readout``). Inputs are not rescaled:
-    standardise the features beforehand.
+    ``partial_fit`` behave as in :class:`~sklnn.MLPClassifierGPU`. By
+    default a convolution (``stem_channels``, ``stem_stride``) first turns
+    every four steps into one step of local features, so that the
+    recurrent layers run over a quarter of the steps; the class is read from
+    the last layer's outputs, by default their mean over the real steps of
+    both directions (``readout``). Training follows a cosine schedule over
+    ``max_iter="auto"`` epochs (small sets get more of them). Inputs are not
+    rescaled: standardise the features beforehand.
 
     Sequences of different lengths are padded at the end to a common length
     T with ``padding_value``. Each row's length is the number of steps before
-    its trailing run of all-padding steps; the network packs the sequences so
-    padded steps never enter the computation, and a padded sequence is
-    classified exactly as the same sequence without padding. The lengths are
+    its trailing run of all-padding steps; the stem reads padded steps as
+    zeros (as it reads the zeros past the end of an unpadded sequence), the
+    network packs the sequences so that padding never enters the recurrent
+    layers, and a padded sequence is classified exactly as the same sequence
+    without padding (in prediction; batch statistics in training include the
+    zeroed steps). The lengths are
     derived from the data, so ``fit``, ``predict`` and cross-validation need no
     extra argument. Use a value that cannot occur in the data, or ``np.nan``.
 
@@ -85,9 +119,10 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
     _declared_params = CLASSIFIER_PARAMS
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, dropout=0.0,
-        bidirectional=True, readout="mean", padding_value=None, solver="adam", alpha=0.0001,
-        batch_size="auto", learning_rate="constant", learning_rate_init=0.01, power_t=0.5,
-        max_iter=40, shuffle=True, random_state=None, tol=0.0001, verbose=False, warm_start=False,
+        bidirectional=True, readout="mean", stem_channels=32, stem_stride=4, padding_value=None,
+        solver="adam", alpha=0.0001, batch_size="auto", learning_rate="cosine",
+        learning_rate_init=0.01, power_t=0.5, max_iter="auto", shuffle=True, random_state=None,
+        tol=0.0001, verbose=False, warm_start=False,
         momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
         beta_1=0.9, beta_2=0.999, epsilon=1e-08, n_iter_no_change=10, max_fun=15000,
         device="auto", callbacks=None, compile=False, precision="auto", num_workers=0,
@@ -99,6 +134,8 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
         self.dropout = dropout
         self.bidirectional = bidirectional
         self.readout = readout
+        self.stem_channels = stem_channels
+        self.stem_stride = stem_stride
         self.padding_value = padding_value
         self.solver = solver
         self.alpha = alpha
@@ -133,9 +170,18 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
         self.class_weight = class_weight
 
     _auto_batch = 100
+    _epoch_budget = RNN_CLASSIFIER_BUDGET
 
     def _build_module(self, n_features, n_outputs):
-        return self._network(n_outputs, readout=self.readout)
+        stem = None
+        if self.stem_channels is not None:
+            _, features = self.sequence_shape_
+            stem = ConvStem1d(features, self.stem_channels, self.stem_stride, self.stem_stride,
+                              norm_layer=WeightedBatchNorm1d)
+        return self._network(n_outputs, readout=self.readout, stem=stem)
+
+    def _n_layers(self):
+        return super()._n_layers() + (self.stem_channels is not None)
 
     def _check_exportable(self):
         if self._padding_value is not None:

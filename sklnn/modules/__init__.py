@@ -8,7 +8,12 @@ from sklnn.modules.autoencoders import (
     mlp_autoencoder,
 )
 from sklnn.modules.cnn import CNN, ConvBlock
-from sklnn.modules.conv1d import ConvBlock1d, ConvSequenceNetwork
+from sklnn.modules.conv1d import (
+    ConvBlock1d,
+    ConvSequenceNetwork,
+    ResidualConvBlock1d,
+    ResidualConvSequenceNetwork,
+)
 from sklnn.modules.images import ImageInput, RandomShiftFlip, kaiming_normal_init_
 from sklnn.modules.mlp import MLP, glorot_uniform_
 from sklnn.modules.resnet import (
@@ -40,6 +45,8 @@ __all__ = [
     "ProjectionShortcut",
     "RandomShiftFlip",
     "RecurrentNetwork",
+    "ResidualConvBlock1d",
+    "ResidualConvSequenceNetwork",
     "ZeroPadShortcut",
     "conv_autoencoder",
     "glorot_uniform_",

@@ -39,7 +39,83 @@ class ConvBlock1d(nn.Module):
         return self.act(self.norm(self.conv(F.pad(x, self.pad))))
 
 
-class ConvSequenceNetwork(nn.Module):
+class ResidualConvBlock1d(nn.Module):
+    """Convolution blocks of one width, the last without activation, plus a shortcut.
+
+    The shortcut is the identity when the width is unchanged, else a 1x1
+    convolution and ``norm_layer`` (the ResNet of Wang, Yan and Oates, 2017).
+    ``mask`` (batch, 1, steps) zeroes padded steps before every convolution.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_sizes: Sequence[int], *,
+                 norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
+                 act_layer: Callable[[], nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        widths = [in_channels, *(out_channels for _ in kernel_sizes)]
+        self.convs = nn.ModuleList(
+            ConvBlock1d(c_in, out_channels, int(k), norm_layer=norm_layer,
+                        act_layer=act_layer if i < len(kernel_sizes) - 1 else nn.Identity)
+            for i, (c_in, k) in enumerate(zip(widths[:-1], kernel_sizes))
+        )
+        self.shortcut: nn.Module = nn.Identity()
+        if in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv1d(in_channels, out_channels, 1, bias=norm_layer is None),
+                norm_layer(out_channels) if norm_layer is not None else nn.Identity())
+        self.act = act_layer()
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = x
+        for conv in self.convs:
+            h = conv(h if mask is None else h * mask)
+        return self.act(h + self.shortcut(x))
+
+
+class _MaskedPoolingNetwork(nn.Module):
+    """What both sequence networks share: padding masks, the mean over real steps, the head."""
+
+    blocks: nn.ModuleList
+
+    def __init__(self, n_steps: int, n_inputs: int, n_outputs: int, width: int,
+                 dropout: float, padding_value: float | None) -> None:
+        super().__init__()
+        self.n_steps = n_steps
+        self.n_inputs = n_inputs
+        self.padding_value = padding_value
+        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.head = nn.Linear(width, n_outputs)
+
+    def _block(self, block: nn.Module, h: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.unflatten(1, (self.n_steps, self.n_inputs))  # an exported batch stays dynamic
+        mask = None
+        if self.padding_value is not None:
+            lengths = sequence_lengths(x, self.padding_value)
+            steps = torch.arange(x.shape[1], device=x.device)
+            mask = (steps[None, :] < lengths[:, None]).to(x.dtype).unsqueeze(1)  # (b, 1, t)
+            if math.isnan(self.padding_value):
+                x = torch.nan_to_num(x)
+        h = x.transpose(1, 2)  # (batch, features, steps): channels first for Conv1d
+        for block in self.blocks:
+            h = self._block(block, h, mask)
+        if mask is None:
+            pooled = h.mean(dim=2)
+        else:
+            pooled = (h * mask).sum(dim=2) / mask.sum(dim=2)
+        return self.head(self.dropout(pooled))
+
+
+def _check_blocks(filters: Sequence[int], kernel_sizes: Sequence[int], *, paired: bool) -> None:
+    if not filters or not kernel_sizes or (paired and len(filters) != len(kernel_sizes)):
+        need = "one value per block each" if paired else "at least one value each"
+        raise ValueError(f"filters and kernel_sizes need {need}; got {list(filters)} and "
+                         f"{list(kernel_sizes)}.")
+
+
+class ConvSequenceNetwork(_MaskedPoolingNetwork):
     """Conv blocks over ``(batch, steps, features)`` sequences, mean over steps, linear head.
 
     Parameters
@@ -73,38 +149,43 @@ class ConvSequenceNetwork(nn.Module):
                  act_layer: Callable[[], nn.Module] = nn.ReLU,
                  dropout: float = 0.0,
                  padding_value: float | None = None) -> None:
-        super().__init__()
-        if len(filters) != len(kernel_sizes) or not filters:
-            raise ValueError(f"filters and kernel_sizes need one value per block each; got "
-                             f"{list(filters)} and {list(kernel_sizes)}.")
-        self.n_steps = n_steps
-        self.n_inputs = n_inputs
-        self.padding_value = padding_value
+        _check_blocks(filters, kernel_sizes, paired=True)
         channels = [n_inputs, *(int(f) for f in filters)]
+        super().__init__(n_steps, n_inputs, n_outputs, channels[-1], dropout, padding_value)
         self.blocks = nn.ModuleList(
             ConvBlock1d(c_in, c_out, int(k), norm_layer=norm_layer, act_layer=act_layer)
             for c_in, c_out, k in zip(channels[:-1], channels[1:], kernel_sizes)
         )
-        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.head = nn.Linear(channels[-1], n_outputs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
-            x = x.unflatten(1, (self.n_steps, self.n_inputs))  # an exported batch stays dynamic
-        mask = None
-        if self.padding_value is not None:
-            lengths = sequence_lengths(x, self.padding_value)
-            steps = torch.arange(x.shape[1], device=x.device)
-            mask = (steps[None, :] < lengths[:, None]).to(x.dtype).unsqueeze(1)  # (b, 1, t)
-            if math.isnan(self.padding_value):
-                x = torch.nan_to_num(x)
-        h = x.transpose(1, 2)  # (batch, features, steps): channels first for Conv1d
-        for block in self.blocks:
-            if mask is not None:
-                h = h * mask
-            h = block(h)
-        if mask is None:
-            pooled = h.mean(dim=2)
-        else:
-            pooled = (h * mask).sum(dim=2) / mask.sum(dim=2)
-        return self.head(self.dropout(pooled))
+    def _block(self, block: nn.Module, h: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return block(h if mask is None else h * mask)
+
+
+class ResidualConvSequenceNetwork(_MaskedPoolingNetwork):
+    """Residual blocks over ``(batch, steps, features)`` sequences, mean over steps, linear head.
+
+    The ResNet of Wang, Yan and Oates (2017): each entry of ``filters`` is a
+    :class:`ResidualConvBlock1d` of that width whose convolutions have the
+    ``kernel_sizes`` (three blocks of three convolutions by default: nine
+    convolutions against :class:`ConvSequenceNetwork`'s three). Parameters
+    and padding as in :class:`ConvSequenceNetwork`.
+    """
+
+    def __init__(self, n_steps: int, n_inputs: int, n_outputs: int, *,
+                 filters: Sequence[int] = (64, 128, 128),
+                 kernel_sizes: Sequence[int] = (8, 5, 3),
+                 norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
+                 act_layer: Callable[[], nn.Module] = nn.ReLU,
+                 dropout: float = 0.0,
+                 padding_value: float | None = None) -> None:
+        _check_blocks(filters, kernel_sizes, paired=False)
+        channels = [n_inputs, *(int(f) for f in filters)]
+        super().__init__(n_steps, n_inputs, n_outputs, channels[-1], dropout, padding_value)
+        kernels = [int(k) for k in kernel_sizes]
+        self.blocks = nn.ModuleList(
+            ResidualConvBlock1d(c_in, c_out, kernels, norm_layer=norm_layer, act_layer=act_layer)
+            for c_in, c_out in zip(channels[:-1], channels[1:])
+        )
+
+    def _block(self, block: nn.Module, h: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return block(h, mask)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 _weights: contextvars.ContextVar[torch.Tensor | None] = contextvars.ContextVar(
     "sklnn_sample_weights", default=None
@@ -39,6 +40,11 @@ class _WeightedBatchNorm:
         if not self.training or weight is None or weight.shape[0] != x.shape[0]:
             return super().forward(x)
         self._check_input_dim(x)
+        if self.running_mean is not None and not bool(weight.sum() > 0):
+            # every row weighs 0: the batch trains nothing and has no statistics, so it is
+            # normalised as in evaluation and the running statistics are left alone
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight,
+                                self.bias, False, 0.0, self.eps)
         dims = [0, *range(2, x.dim())]
         per_row = x[0].numel() // x.shape[1]  # values per channel in one row
         shape = [-1] + [1] * (x.dim() - 1)

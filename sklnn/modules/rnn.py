@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -31,6 +32,33 @@ def sequence_lengths(x: torch.Tensor, padding_value: float) -> torch.Tensor:
     # end: ONNX has no CumProd, and the padding masks of CNNSequenceClassifier export)
     steps = torch.arange(1, x.shape[1] + 1, device=x.device)
     return (steps * (~is_padding).to(torch.int64)).amax(dim=1).clamp_min(1)
+
+
+class ConvStem1d(nn.Module):
+    """A strided convolution, ``norm_layer(channels)`` and ``act_layer()`` over the steps.
+
+    Maps ``(batch, steps, n_inputs)`` to ``(batch, output_length(steps), channels)``:
+    each output step reads ``kernel_size`` input steps, ``stride`` apart, so the
+    recurrent layers after it run over about ``steps / stride`` steps of local
+    features instead of every raw step.
+    """
+
+    def __init__(self, n_inputs: int, channels: int, kernel_size: int, stride: int, *,
+                 norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
+                 act_layer: Callable[[], nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, kernel_size // 2
+        self.conv = nn.Conv1d(n_inputs, channels, kernel_size, stride=stride,
+                              padding=self.padding, bias=norm_layer is None)
+        self.norm = norm_layer(channels) if norm_layer is not None else nn.Identity()
+        self.act = act_layer()
+
+    def output_length(self, steps):
+        """Output steps for ``steps`` input steps (an int or a tensor of lengths)."""
+        return (steps + 2 * self.padding - self.kernel_size) // self.stride + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.conv(x.transpose(1, 2)))).transpose(1, 2)
 
 
 class RecurrentNetwork(nn.Module):
@@ -71,6 +99,12 @@ class RecurrentNetwork(nn.Module):
         its outputs over the real steps ("mean"), or the outputs of all
         ``n_steps`` steps joined into one vector ("flatten", the MNIST-1D
         paper's GRU), with zeros in place of padded or missing steps.
+    stem : ConvStem1d or None
+        Reads the sequences before the recurrent layers (sequence-to-vector
+        only): padded steps are zeroed before it, and each sequence's length
+        becomes the stem's output length, so padding still never enters the
+        recurrent layers. Its ``n_inputs`` must match, and the recurrent layers
+        then read its channels.
     """
 
     def __init__(
@@ -88,6 +122,7 @@ class RecurrentNetwork(nn.Module):
         first_step: int = 0,
         padding_value: float | None = None,
         readout: str = "last",
+        stem: ConvStem1d | None = None,
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -100,8 +135,12 @@ class RecurrentNetwork(nn.Module):
         self.first_step = first_step
         self.padding_value = padding_value
         self.readout = readout
+        if stem is not None and all_steps:
+            raise ValueError("A stem changes the number of steps: it is for "
+                             "sequence-to-vector networks only (all_steps=False).")
+        self.stem = stem
         self.recurrent = CELLS[cell](
-            n_inputs,
+            n_inputs if stem is None else stem.conv.out_channels,
             hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -113,7 +152,7 @@ class RecurrentNetwork(nn.Module):
         n_directions = 2 if bidirectional else 1
         width = hidden_size * n_directions
         if readout == "flatten" and not all_steps:
-            width *= n_steps
+            width *= n_steps if stem is None else stem.output_length(n_steps)
         self.head = nn.Linear(width, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -126,6 +165,12 @@ class RecurrentNetwork(nn.Module):
                 lengths = None  # nothing padded: packing would only cost time
             elif math.isnan(self.padding_value):
                 x = torch.nan_to_num(x)
+        if self.stem is not None:
+            if lengths is not None:
+                steps = torch.arange(x.shape[1], device=x.device)
+                x = x * (steps[None, :] < lengths[:, None]).to(x.dtype).unsqueeze(2)
+                lengths = self.stem.output_length(lengths)
+            x = self.stem(x)
         if self.all_steps:
             return self._per_step(x, lengths)
         if self.readout == "last":
@@ -136,7 +181,8 @@ class RecurrentNetwork(nn.Module):
             features = outputs.sum(dim=1) / (steps if lengths is None else steps[:, None])
         else:
             # a sequence shorter than n_steps (3-D input) reads as one padded to n_steps
-            features = nn.functional.pad(outputs, (0, 0, 0, self.n_steps - outputs.shape[1]))
+            n_steps = self.n_steps if self.stem is None else self.stem.output_length(self.n_steps)
+            features = nn.functional.pad(outputs, (0, 0, 0, n_steps - outputs.shape[1]))
             features = features.flatten(1)
         return self.head(self.dropout(features))
 
@@ -166,10 +212,10 @@ class RecurrentNetwork(nn.Module):
 
 @torch.no_grad()
 def init_recurrent_(module: nn.Module, generator: torch.Generator | None = None) -> None:
-    """Initialise recurrent and linear layers reproducibly from ``generator``.
+    """Initialise recurrent, linear and convolutional layers reproducibly from ``generator``.
 
     Weights and biases follow PyTorch's defaults, U(-1/sqrt(h), 1/sqrt(h)) with
-    h the hidden size (fan-in for linear layers), but drawn from the given
+    h the hidden size (the fan-in for linear and convolutional layers), but drawn from the given
     generator so that equal seeds give equal networks. LSTM forget-gate biases
     start at 1 so that early gradients flow through long windows.
     """
@@ -179,6 +225,9 @@ def init_recurrent_(module: nn.Module, generator: torch.Generator | None = None)
             params = layer.named_parameters()
         elif isinstance(layer, nn.Linear):
             bound = 1.0 / math.sqrt(layer.in_features)
+            params = layer.named_parameters()
+        elif isinstance(layer, nn.Conv1d):
+            bound = 1.0 / math.sqrt(layer.in_channels * layer.kernel_size[0])
             params = layer.named_parameters()
         else:
             continue

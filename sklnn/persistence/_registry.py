@@ -44,6 +44,12 @@ SAVED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 # before they existed).
 OPTIONAL_ATTRIBUTES = ("feature_names_in_", "n_threads_", "_keyword_inputs", "uses_network_")
 
+# Parameters added to an estimator after files were written without them, with the value
+# that rebuilds the network those files hold (a file that lacks one was trained without it).
+PARAMS_BEFORE_THEY_EXISTED: dict[str, dict[str, object]] = {
+    "RNNClassifier": {"stem_channels": None},
+}
+
 _CLASSES: dict[str, type] = {}
 
 

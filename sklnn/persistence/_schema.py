@@ -17,6 +17,7 @@ from sklnn.engine.state import ProgressState
 from sklnn.persistence._codec import ModelFileError, decode
 from sklnn.persistence._registry import (
     OPTIONAL_ATTRIBUTES,
+    PARAMS_BEFORE_THEY_EXISTED,
     saveable_class,
     saved_attributes,
 )
@@ -222,7 +223,7 @@ def _params(cls, encoded) -> dict:
         _fail("params", f"{cls.__name__} has no parameters {sorted(unknown)[:5]}")
     if params.get("callbacks") is not None:
         _fail("params", "callbacks are never saved; expected None")
-    return params
+    return {**PARAMS_BEFORE_THEY_EXISTED.get(cls.__name__, {}), **params}
 
 
 def _fitted(name: str, encoded) -> dict:

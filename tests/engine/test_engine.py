@@ -365,6 +365,14 @@ def test_weighted_batch_norm_equals_repeated_rows(shape):
     torch.testing.assert_close(out_w[rows], out_r, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(weighted.running_mean, repeated.running_mean)
     torch.testing.assert_close(weighted.running_var, repeated.running_var)
+    # a batch of rows that all weigh 0 (small batches of a weighted set) has no
+    # statistics: it is normalised with the running ones, which stay as they were
+    idle = copy.deepcopy(weighted)
+    with sample_weights(torch.zeros(7, dtype=torch.float64)):
+        out_0 = idle(x)
+    assert torch.isfinite(out_0).all()
+    torch.testing.assert_close(idle.running_mean, weighted.running_mean, rtol=0, atol=0)
+    torch.testing.assert_close(out_0, idle.eval()(x))
     # without weights, and in eval mode, it is PyTorch's layer
     plain = copy.deepcopy(layer)
     torch.testing.assert_close(plain(x), torch.nn.functional.batch_norm(

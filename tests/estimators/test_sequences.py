@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklnn import CNNSequenceClassifier, RNNClassifier, RNNForecaster, SeasonalNaive, make_windows
 from sklnn.callbacks import Callback
 from sklnn.estimators._forecast_transforms import windows_to_model
+from sklnn.modules import ResidualConvSequenceNetwork
 
 
 @pytest.fixture(autouse=True)
@@ -153,6 +154,28 @@ def test_cnn_padding_gives_the_unpadded_prediction(padding_value):
         np.testing.assert_allclose(proba[i, 1], torch.sigmoid(logit).item(), rtol=1e-5)
     with pytest.raises(ValueError, match="padding_value"):
         RNNClassifier(max_iter=1).fit(walks, labels)
+
+
+@pytest.mark.parametrize("padding_value", [-99.0, np.nan])
+def test_residual_network_pads_exactly_and_trains_every_block(padding_value):
+    torch.manual_seed(0)
+    network = ResidualConvSequenceNetwork(12, 2, 3, filters=(4, 6, 6), kernel_sizes=(5, 3),
+                                          padding_value=padding_value)
+    # widths 2 -> 4 -> 6 change (1x1 convolution shortcuts); 6 -> 6 keeps the identity
+    shortcuts = [type(block.shortcut).__name__ for block in network.blocks]
+    assert shortcuts == ["Sequential", "Sequential", "Identity"]
+    x = torch.randn(5, 12, 2)
+    network(x).sum().backward()  # training mode: batch statistics
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in network.parameters())
+    network.eval()
+    short = torch.randn(1, 7, 2)
+    padded = torch.cat([short, torch.full((1, 5, 2), padding_value)], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(network(padded), network(short))
+        # the flattened layout of the estimators gives the same output as 3-D input
+        torch.testing.assert_close(network(x.flatten(1)), network(x))
+    with pytest.raises(ValueError, match="kernel_sizes"):
+        ResidualConvSequenceNetwork(12, 2, 3, kernel_sizes=())
 
 
 class _CountBatches(Callback):

@@ -52,7 +52,9 @@ DEFAULTS_THAT_DIFFER = {
     # sequences, the forecaster's defaults reproduce the lecture
     ("RNNForecaster", "hidden_size"), ("RNNForecaster", "num_layers"),
     ("RNNForecaster", "bidirectional"), ("RNNClassifier", "learning_rate_init"),
-    ("RNNClassifier", "max_iter"),
+    # and the classifier's training budget under a cosine schedule (cross-validated on
+    # the training parts of UCR/UEA sets)
+    ("RNNClassifier", "max_iter"), ("RNNClassifier", "learning_rate"),
     # the FCN of Wang et al. (2017): 1-D channels per block, batch norm after every
     # convolution, and the training budget (max_iter="auto") under a cosine schedule
     ("CNNSequenceClassifier", "filters"), ("CNNSequenceClassifier", "batch_norm"),
