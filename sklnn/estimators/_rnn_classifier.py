@@ -34,7 +34,7 @@ STEM_CHANNELS = Param("stem_channels", 32, (Interval(Integral, 1, None, closed="
     steps that do not overlap: the recurrent layers then run over about
     ``T / stem_stride`` steps of local features. None: they read the raw
     steps.""")
-STEM_STRIDE = Param("stem_stride", 4, (Interval(Integral, 1, None, closed="left"),), "int",
+STEM_STRIDE = Param("stem_stride", 2, (Interval(Integral, 1, None, closed="left"),), "int",
                     "Steps per window of the stem (with ``stem_channels`` set).")
 #: max_iter="auto" (docs/user_guide.md, "Training budget")
 RNN_CLASSIFIER_BUDGET = EpochBudget(samples_seen=10_000, min_epochs=40, max_epochs=200,
@@ -67,8 +67,8 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
     labels, probabilities, ``class_weight``, multilabel targets and
     ``partial_fit`` behave as in :class:`~sklnn.MLPClassifierGPU`. By
     default a convolution (``stem_channels``, ``stem_stride``) first turns
-    every four steps into one step of local features, so that the
-    recurrent layers run over a quarter of the steps; the class is read from
+    every two steps into one step of local features, so that the recurrent
+    layers run over half the steps; the class is read from
     the last layer's outputs, by default their mean over the real steps of
     both directions (``readout``). Training follows a cosine schedule over
     ``max_iter="auto"`` epochs (small sets get more of them). Inputs are not
@@ -119,7 +119,7 @@ class RNNClassifier(_PaddedSequenceClassifier, _RecurrentMixin, NeuralClassifier
     _declared_params = CLASSIFIER_PARAMS
 
     def __init__(self, *, cell="lstm", hidden_size=32, num_layers=1, dropout=0.0,
-        bidirectional=True, readout="mean", stem_channels=32, stem_stride=4, padding_value=None,
+        bidirectional=True, readout="mean", stem_channels=32, stem_stride=2, padding_value=None,
         solver="adam", alpha=0.0001, batch_size="auto", learning_rate="cosine",
         learning_rate_init=0.01, power_t=0.5, max_iter="auto", shuffle=True, random_state=None,
         tol=0.0001, verbose=False, warm_start=False,

@@ -27,7 +27,13 @@ from sklnn.modules.resnet import (
     resnet56,
     resnet110,
 )
-from sklnn.modules.rnn import CELLS, RecurrentNetwork, init_recurrent_, sequence_lengths
+from sklnn.modules.rnn import (
+    CELLS,
+    ConvStem1d,
+    RecurrentNetwork,
+    init_recurrent_,
+    sequence_lengths,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -40,6 +46,7 @@ __all__ = [
     "ConvBlock",
     "ConvBlock1d",
     "ConvSequenceNetwork",
+    "ConvStem1d",
     "GaussianNoise",
     "ImageInput",
     "ProjectionShortcut",

@@ -288,10 +288,10 @@ def test_last_and_flatten_readouts_learn_and_ignore_padding():
                          stem_channels=None, padding_value=np.nan, max_iter=1)
     head = flat.fit(X[:20], labels[:20]).module_.head
     assert head.in_features == 12 * 2 * 3  # every step of both directions
-    # the default stem (windows of 4 steps, half a window of zeros each side) leaves
-    # (12 + 4 - 4) // 4 + 1 = 4 steps
+    # the default stem (windows of 2 steps, half a window of zeros each side) leaves
+    # (12 + 2 - 2) // 2 + 1 = 7 steps
     head = flat.set_params(stem_channels=32).fit(X[:20], labels[:20]).module_.head
-    assert head.in_features == 4 * 2 * 3
+    assert head.in_features == 7 * 2 * 3
     with pytest.raises(ValueError, match="readout"):
         RNNClassifier(readout="max", padding_value=np.nan, max_iter=1).fit(X[:20], labels[:20])
 

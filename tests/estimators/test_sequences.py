@@ -8,7 +8,14 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from sklnn import CNNSequenceClassifier, RNNClassifier, RNNForecaster, SeasonalNaive, make_windows
+from sklnn import (
+    CNNSequenceClassifier,
+    NeuralNetClassifier,
+    RNNClassifier,
+    RNNForecaster,
+    SeasonalNaive,
+    make_windows,
+)
 from sklnn.callbacks import Callback
 from sklnn.estimators._forecast_transforms import windows_to_model
 from sklnn.modules import ResidualConvSequenceNetwork
@@ -176,6 +183,18 @@ def test_residual_network_pads_exactly_and_trains_every_block(padding_value):
         torch.testing.assert_close(network(x.flatten(1)), network(x))
     with pytest.raises(ValueError, match="kernel_sizes"):
         ResidualConvSequenceNetwork(12, 2, 3, kernel_sizes=())
+
+
+def test_residual_network_trains_behind_neural_net_classifier():
+    # as docs/sequences.md shows it: the module, its sequence shape, NeuralNetClassifier
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 12, 2)).astype(np.float32)
+    y = (X[:, :6, 0].sum(axis=1) > 0).astype(int)
+    clf = NeuralNetClassifier(ResidualConvSequenceNetwork, module__n_steps=12, module__n_inputs=2,
+                              module__filters=(4, 4), module__kernel_sizes=(3,), batch_size=8,
+                              max_iter=2, random_state=0).fit(X, y)
+    assert isinstance(clf.module_, ResidualConvSequenceNetwork)
+    assert clf.predict_proba(X).shape == (40, 2)
 
 
 class _CountBatches(Callback):
