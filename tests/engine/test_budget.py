@@ -4,7 +4,7 @@ the accuracy it buys is measured by the benchmarks (docs/sequences.md)."""
 import numpy as np
 import pytest
 
-from sklnn import CNNSequenceClassifier, MLPClassifierGPU
+from sklnn import CNNSequenceClassifier, MLPClassifierGPU, RNNClassifier
 from sklnn.engine.budget import EpochBudget, resolve_max_iter
 
 BUDGET = EpochBudget(samples_seen=1000, min_epochs=5, max_epochs=40, flop_budget=3e6)
@@ -67,3 +67,19 @@ def test_a_planned_schedule_is_not_cut_short_by_the_tol_rule():
     stopped = MLPClassifierGPU(hidden_layer_sizes=(3,), learning_rate="cosine",
                                early_stopping=True, random_state=0, **rule).fit(X, y)
     assert stopped.n_iter_ < 8
+
+
+@pytest.mark.parametrize("cls, expected", [
+    (CNNSequenceClassifier, [400, 100, 50, 24]),
+    (RNNClassifier, [200, 50, 40, 40]),
+])
+def test_default_networks_get_the_epochs_the_user_guide_lists(cls, expected):
+    # docs/user_guide.md, "Training budget": n sequences x T steps of one feature
+    picked = []
+    for n, steps in [(36, 251), (200, 427), (4000, 40), (1000, 500)]:
+        estimator = cls()
+        estimator.sequence_shape_ = (steps, 1)
+        module = estimator._build_module(steps, 3)
+        picked.append(resolve_max_iter(estimator.max_iter, estimator._epoch_budget, n,
+                                       estimator._predict_flops_per_sample(module)))
+    assert picked == expected
