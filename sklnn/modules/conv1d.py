@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sklnn.modules.randomness import Dropout
-from sklnn.modules.rnn import sequence_lengths
+from sklnn.modules.rnn import real_steps, sequence_lengths
 
 
 class ConvBlock1d(nn.Module):
@@ -94,8 +94,7 @@ class _MaskedPoolingNetwork(nn.Module):
         mask = None
         if self.padding_value is not None:
             lengths = sequence_lengths(x, self.padding_value)
-            steps = torch.arange(x.shape[1], device=x.device)
-            mask = (steps[None, :] < lengths[:, None]).to(x.dtype).unsqueeze(1)  # (b, 1, t)
+            mask = real_steps(lengths, x.shape[1], x.dtype).unsqueeze(1)  # (b, 1, t)
             if math.isnan(self.padding_value):
                 x = torch.nan_to_num(x)
         h = x.transpose(1, 2)  # (batch, features, steps): channels first for Conv1d

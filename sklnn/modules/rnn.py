@@ -34,6 +34,12 @@ def sequence_lengths(x: torch.Tensor, padding_value: float) -> torch.Tensor:
     return (steps * (~is_padding).to(torch.int64)).amax(dim=1).clamp_min(1)
 
 
+def real_steps(lengths: torch.Tensor, n_steps: int, dtype: torch.dtype) -> torch.Tensor:
+    """A (batch, n_steps) mask: 1 on each sequence's first ``lengths`` steps, 0 on its padding."""
+    steps = torch.arange(n_steps, device=lengths.device)
+    return (steps[None, :] < lengths[:, None]).to(dtype)
+
+
 class ConvStem1d(nn.Module):
     """A strided convolution, ``norm_layer(channels)`` and ``act_layer()`` over the steps.
 
@@ -167,8 +173,7 @@ class RecurrentNetwork(nn.Module):
                 x = torch.nan_to_num(x)
         if self.stem is not None:
             if lengths is not None:
-                steps = torch.arange(x.shape[1], device=x.device)
-                x = x * (steps[None, :] < lengths[:, None]).to(x.dtype).unsqueeze(2)
+                x = x * real_steps(lengths, x.shape[1], x.dtype).unsqueeze(2)
                 lengths = self.stem.output_length(lengths)
             x = self.stem(x)
         if self.all_steps:
